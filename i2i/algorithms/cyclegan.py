@@ -1,0 +1,117 @@
+"""CycleGAN (Zhu et al. 2017): two generators and two discriminators trained on unpaired domains A and B."""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import torch
+
+from torch import Tensor
+
+from i2i.algorithms.base import (Algorithm, GeneratorSpec, build_patch_discriminator, generator_spec, make_adam,
+                                 set_requires_grad, split_batch)
+from i2i.algorithms.image_pool import ImagePool
+from i2i.losses import cycle_loss, gradient_penalty, identity_loss
+
+
+class CycleGAN(Algorithm):
+    """G_A: A -> B, G_B: B -> A; D_A judges domain B, D_B judges domain A (the reference's naming).
+
+    Per step, as in the reference: G phase (adversarial + cycle + identity, discriminators frozen), then D phase on
+    real images and fakes drawn through the image pools, each D loss halved. One Adam for both generators, one
+    for both discriminators.
+    """
+
+    def __init__(self, cfg, device, precision) -> None:
+        super().__init__(cfg, device, precision)
+        in_nc, out_nc = cfg.data.input_nc, cfg.data.output_nc
+        self.specs = {"G_A": generator_spec(cfg, in_nc, out_nc, "AtoB"),
+                      "G_B": generator_spec(cfg, out_nc, in_nc, "BtoA")}
+        for name, spec in self.specs.items():
+            self._add_net(name, spec.build())
+        self._add_net("D_A", build_patch_discriminator(cfg, out_nc))
+        self._add_net("D_B", build_patch_discriminator(cfg, in_nc))
+        self.pools = {"fake_A": ImagePool(cfg.loss.pool_size), "fake_B": ImagePool(cfg.loss.pool_size)}
+        self.optimizers = {
+            "G": make_adam(itertools.chain(self.nets["G_A"].parameters(), self.nets["G_B"].parameters()), cfg, device),
+            "D": make_adam(itertools.chain(self.nets["D_A"].parameters(), self.nets["D_B"].parameters()), cfg, device),
+        }
+
+    def _generator_losses(self, real_a: Tensor, real_b: Tensor) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        run, frozen, loss_cfg = self.run, self.frozen_run, self.cfg.loss
+        fake_b = run["G_A"](real_a)
+        rec_a = run["G_B"](fake_b)
+        fake_a = run["G_B"](real_b)
+        rec_b = run["G_A"](fake_a)
+        losses = {
+            "G_A": self.gan_loss.g_loss(frozen["D_A"](fake_b)),
+            "G_B": self.gan_loss.g_loss(frozen["D_B"](fake_a)),
+            "cycle_A": cycle_loss(rec_a, real_a, loss_cfg.lambda_cycle),
+            "cycle_B": cycle_loss(rec_b, real_b, loss_cfg.lambda_cycle),
+        }
+        if loss_cfg.lambda_identity > 0:
+            losses["idt_A"] = identity_loss(run["G_A"](real_b), real_b, loss_cfg.lambda_cycle, loss_cfg.lambda_identity)
+            losses["idt_B"] = identity_loss(run["G_B"](real_a), real_a, loss_cfg.lambda_cycle, loss_cfg.lambda_identity)
+        return losses, fake_a.detach(), fake_b.detach()
+
+    def _discriminator_loss(self, name: str, real: Tensor, fake: Tensor) -> Tensor:
+        loss = self.gan_loss.d_loss(self.run[name](real), self.run[name](fake))
+        if self.gan_loss.mode == "wgangp":
+            loss = loss + gradient_penalty(self.run[name], real, fake, self.cfg.loss.gp_weight)
+        return loss
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        chunks = split_batch(batch, self.grad_accum)
+        k = len(chunks)
+        logs: dict[str, Tensor] = {}
+
+        def add(name: str, value: Tensor) -> None:
+            logs[name] = logs.get(name, 0) + value.detach().float() / k
+
+        # G phase.
+        discriminators = [self.nets["D_A"], self.nets["D_B"]]
+        set_requires_grad(discriminators, False)
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        fakes = []
+        for c in chunks:
+            with self.precision.autocast():
+                losses, fake_a, fake_b = self._generator_losses(c["A"], c["B"])
+            for name, value in losses.items():
+                add(name, value)
+            self.precision.backward(sum(losses.values()) / k, "G")
+            fakes.append((fake_a, fake_b))
+        self.precision.step("G", self.optimizers["G"])
+
+        # D phase.
+        set_requires_grad(discriminators, True)
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        for c, (fake_a, fake_b) in zip(chunks, fakes):
+            with self.precision.autocast():
+                loss_d_a = self._discriminator_loss("D_A", c["B"], self.pools["fake_B"].query(fake_b))
+                loss_d_b = self._discriminator_loss("D_B", c["A"], self.pools["fake_A"].query(fake_a))
+            add("D_A", loss_d_a)
+            add("D_B", loss_d_b)
+            self.precision.backward((loss_d_a + loss_d_b) / k, "D")
+        self.precision.step("D", self.optimizers["D"])
+        return logs
+
+    @torch.no_grad()
+    def translate_visuals(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        with self.precision.autocast():
+            fake_b = self.nets["G_A"](batch["A"])
+            rec_a = self.nets["G_B"](fake_b)
+            fake_a = self.nets["G_B"](batch["B"])
+            rec_b = self.nets["G_A"](fake_a)
+        images = {"real_A": batch["A"], "fake_B": fake_b, "rec_A": rec_a,
+                  "real_B": batch["B"], "fake_A": fake_a, "rec_B": rec_b}
+        return {name: image.float() for name, image in images.items()}
+
+    def generator_specs(self) -> dict[str, GeneratorSpec]:
+        return dict(self.specs)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"pools": {name: pool.state_dict() for name, pool in self.pools.items()}}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        for name, pool_state in state.get("pools", {}).items():
+            self.pools[name].load_state_dict(pool_state, self.device)

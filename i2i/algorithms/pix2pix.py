@@ -1,0 +1,85 @@
+"""pix2pix (Isola et al. 2017): a conditional GAN with an L1 term, trained on aligned pairs A -> B."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from i2i.algorithms.base import (Algorithm, GeneratorSpec, build_patch_discriminator, generator_spec, make_adam,
+                                 set_requires_grad, split_batch)
+from i2i.losses import gradient_penalty, l1_loss
+
+
+class Pix2Pix(Algorithm):
+    """G: A -> B; D sees (A, B) concatenated on channels. G loss = GAN + lambda_l1 * L1; D loss halved.
+
+    Order per step, as in the reference: generate, update D on (real pair, detached fake pair), update G with D
+    frozen. With ``train.grad_accum`` k > 1 the batch is split in k micro-batches and G runs again in the G phase.
+    """
+
+    def __init__(self, cfg, device, precision) -> None:
+        super().__init__(cfg, device, precision)
+        self.spec = generator_spec(cfg, cfg.data.input_nc, cfg.data.output_nc, "AtoB")
+        self._add_net("G", self.spec.build())
+        self._add_net("D", build_patch_discriminator(cfg, cfg.data.input_nc + cfg.data.output_nc))
+        self.optimizers = {"G": make_adam(self.nets["G"].parameters(), cfg, device),
+                           "D": make_adam(self.nets["D"].parameters(), cfg, device)}
+
+    def _d_loss(self, real_a: Tensor, real_b: Tensor, fake_b: Tensor) -> Tensor:
+        fake_pair = torch.cat([real_a, fake_b], 1)
+        real_pair = torch.cat([real_a, real_b], 1)
+        pred_fake = self.run["D"](fake_pair)
+        pred_real = self.run["D"](real_pair)
+        loss = self.gan_loss.d_loss(pred_real, pred_fake)
+        if self.gan_loss.mode == "wgangp":
+            loss = loss + gradient_penalty(self.run["D"], real_pair, fake_pair, self.cfg.loss.gp_weight)
+        return loss
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        chunks = split_batch(batch, self.grad_accum)
+        k = len(chunks)
+        logs: dict[str, Tensor] = {}
+
+        def add(name: str, value: Tensor) -> None:
+            logs[name] = logs.get(name, 0) + value.detach().float() / k
+
+        # Generate: kept with its graph when the G phase can reuse it (k == 1).
+        with contextlib.nullcontext() if k == 1 else torch.no_grad(), self.precision.autocast():
+            fakes = [self.run["G"](c["A"]) for c in chunks]
+
+        # D phase.
+        set_requires_grad([self.nets["D"]], True)
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        for c, fake_b in zip(chunks, fakes):
+            with self.precision.autocast():
+                loss_d = self._d_loss(c["A"], c["B"], fake_b.detach())
+            add("D", loss_d)
+            self.precision.backward(loss_d / k, "D")
+        self.precision.step("D", self.optimizers["D"])
+
+        # G phase.
+        set_requires_grad([self.nets["D"]], False)
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        for c, fake_b in zip(chunks, fakes):
+            with self.precision.autocast():
+                if k > 1:
+                    fake_b = self.run["G"](c["A"])
+                loss_gan = self.gan_loss.g_loss(self.frozen_run["D"](torch.cat([c["A"], fake_b], 1)))
+                loss_l1 = l1_loss(fake_b, c["B"]) * self.cfg.loss.lambda_l1
+            add("G_GAN", loss_gan)
+            add("G_L1", loss_l1)
+            self.precision.backward((loss_gan + loss_l1) / k, "G")
+        self.precision.step("G", self.optimizers["G"])
+        set_requires_grad([self.nets["D"]], True)
+        return logs
+
+    @torch.no_grad()
+    def translate_visuals(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        with self.precision.autocast():
+            fake_b = self.nets["G"](batch["A"]).float()
+        return {"real_A": batch["A"], "fake_B": fake_b, "real_B": batch["B"]}
+
+    def generator_specs(self) -> dict[str, GeneratorSpec]:
+        return {"G": self.spec}

@@ -1,0 +1,307 @@
+"""Typed training configuration: dataclasses loaded from YAML, validated, with dotted ``key=value`` overrides.
+
+A config file mirrors :class:`Config`: top-level keys ``name``, ``seed``, ``device``, ``output_dir`` and the sections
+``model``, ``loss``, ``optim``, ``data``, ``train`` and ``eval``. Unknown keys fail with the nearest valid key; values
+of the wrong type or outside a ``Literal`` choice fail with the key's name and the allowed values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from i2i.data.config import DataConfig
+from i2i.registry import nearest
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+class ConfigError(ValueError):
+    """A config key or value is invalid; the message names the key."""
+
+
+@dataclass
+class ModelConfig:
+    """Which algorithm and networks to build. ``n_blocks``/``num_downs`` apply to the generic ``resnet``/``unet``."""
+
+    algorithm: Literal["pix2pix", "cyclegan"] = "pix2pix"
+    generator: str = "unet_256"
+    n_blocks: int = 9
+    num_downs: int = 8
+    ngf: int = 64
+    norm: Literal["instance", "batch", "none"] = "batch"
+    dropout: bool = True
+    upsample: Literal["convtranspose", "upsample_conv"] = "convtranspose"
+    discriminator: str = "basic"
+    ndf: int = 64
+    n_layers_d: int = 3
+    norm_d: Literal["instance", "batch", "none", "same"] = "same"
+    spectral_norm: bool = False
+    init: Literal["normal", "xavier", "kaiming", "orthogonal"] = "normal"
+    init_gain: float = 0.02
+
+
+@dataclass
+class LossConfig:
+    """Loss weights. ``lambda_identity`` is relative to ``lambda_cycle`` as in the CycleGAN paper."""
+
+    gan_mode: Literal["vanilla", "lsgan", "hinge", "wgangp"] = "vanilla"
+    lambda_l1: float = 100.0
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    gp_weight: float = 10.0
+    pool_size: int = 50
+
+
+@dataclass
+class OptimConfig:
+    """Adam settings and the learning-rate policy (epochs are passes over the training set)."""
+
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_policy: Literal["linear", "step", "cosine", "constant"] = "linear"
+    n_epochs: int = 100
+    n_epochs_decay: int = 100
+    lr_decay_epochs: int = 50
+    adam_impl: Literal["auto", "fused", "foreach", "loop"] = "auto"
+
+
+@dataclass
+class TrainConfig:
+    """Loop, precision, logging and checkpoint settings."""
+
+    max_steps: int | None = None
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = "default"
+    grad_accum: int = 1
+    cudnn_benchmark: bool = True
+    tf32: bool = True
+    sync_batchnorm: bool = False
+    log_every: int = 50
+    image_every: int = 500
+    ckpt_every: int = 2000
+    keep_ckpts: int = 3
+    resume: bool = False
+    progress: bool = True
+    tensorboard: bool = True
+
+
+@dataclass
+class EvalConfig:
+    """Periodic evaluation on a validation split taken from the training set (or ``data.root``/``val_phase``)."""
+
+    every: int = 0
+    val_fraction: float = 0.0
+    val_phase: str | None = None
+    max_images: int = 100
+    metrics: list[str] = field(default_factory=lambda: ["l1", "psnr", "ssim"])
+    best_metric: str = "l1"
+    features: Literal["inception", "random"] = "inception"
+    inception_weights: str | None = None
+
+
+@dataclass
+class Config:
+    """A full training run."""
+
+    name: str = "run"
+    seed: int = 0
+    device: str = "auto"
+    output_dir: str = "runs"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# Loading and validation.
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the type hint ``tp`` and return it (ints are accepted for floats)."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value in choices and type(value) is type(choices[0]):
+            return value
+        shown = ", ".join(repr(c) for c in choices)
+        hint = nearest(str(value), [str(c) for c in choices])
+        raise ConfigError(f"{key}: {value!r} is not allowed{hint}; allowed: {shown}")
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} does not match {_type_name(tp)}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item_tp,) = typing.get_args(tp)
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if tp in (int, float, str, bool):
+        if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+            return value
+        raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}")
+    raise ConfigError(f"{key}: unsupported type {tp}")
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"unknown key '{prefix}{key}'{nearest(str(key), names)}; valid keys: {', '.join(names)}")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value, f"{prefix}{key}.")
+        else:
+            kwargs[key] = _coerce(value, tp, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def _validate(cfg: Config) -> None:
+    """Cross-field and registry checks that the type hints cannot express."""
+    from i2i.models import DISCRIMINATORS, GENERATORS
+
+    for key, registry, value in (("model.generator", GENERATORS, cfg.model.generator),
+                                 ("model.discriminator", DISCRIMINATORS, cfg.model.discriminator)):
+        if value not in registry:
+            raise ConfigError(f"{key}: unknown '{value}'{nearest(value, registry.names())}; "
+                              f"valid: {', '.join(registry.names())}")
+    positive = {"model.ngf": cfg.model.ngf, "model.ndf": cfg.model.ndf, "optim.lr": cfg.optim.lr,
+                "train.grad_accum": cfg.train.grad_accum, "train.log_every": cfg.train.log_every,
+                "train.image_every": cfg.train.image_every, "train.ckpt_every": cfg.train.ckpt_every,
+                "train.keep_ckpts": cfg.train.keep_ckpts, "data.batch_size": cfg.data.batch_size,
+                "optim.lr_decay_epochs": cfg.optim.lr_decay_epochs}
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key}: must be > 0, got {value}")
+    if cfg.optim.n_epochs < 0 or cfg.optim.n_epochs_decay < 0 or cfg.optim.n_epochs + cfg.optim.n_epochs_decay == 0:
+        raise ConfigError("optim.n_epochs/optim.n_epochs_decay: must be >= 0 and not both 0")
+    if cfg.train.max_steps is not None and cfg.train.max_steps <= 0:
+        raise ConfigError(f"train.max_steps: must be > 0 or null, got {cfg.train.max_steps}")
+    if cfg.loss.pool_size < 0:
+        raise ConfigError(f"loss.pool_size: must be >= 0, got {cfg.loss.pool_size}")
+    if not 0.0 <= cfg.eval.val_fraction < 1.0:
+        raise ConfigError(f"eval.val_fraction: must be in [0, 1), got {cfg.eval.val_fraction}")
+    known_metrics = ["l1", "psnr", "ssim", "fid", "kid"]
+    for m in cfg.eval.metrics:
+        if m not in known_metrics:
+            raise ConfigError(f"eval.metrics: unknown metric '{m}'{nearest(m, known_metrics)}; "
+                              f"valid: {', '.join(known_metrics)}")
+    if cfg.eval.best_metric not in cfg.eval.metrics:
+        raise ConfigError(f"eval.best_metric: '{cfg.eval.best_metric}' is not in eval.metrics {cfg.eval.metrics}")
+    if cfg.model.algorithm == "cyclegan" and cfg.data.dataset not in ("unaligned", "aligned", "paired"):
+        raise ConfigError(f"data.dataset: cyclegan needs two domains; '{cfg.data.dataset}' has one")
+    if cfg.model.algorithm == "pix2pix" and cfg.data.dataset not in ("aligned", "paired"):
+        raise ConfigError(f"data.dataset: pix2pix needs paired data (aligned or paired), got '{cfg.data.dataset}'")
+    if cfg.model.algorithm == "cyclegan" and cfg.loss.lambda_identity > 0 and cfg.data.input_nc != cfg.data.output_nc:
+        raise ConfigError("loss.lambda_identity: identity loss needs data.input_nc == data.output_nc; set it to 0")
+    if hasattr(cfg.data, "validate"):
+        try:
+            cfg.data.validate()
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``section.key=value`` into the key path and a YAML-parsed value."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}': expected key=value, e.g. train.max_steps=100")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A path that exists is used as is; a bare name is looked up in ``configs/`` (``.yaml`` optional)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in (CONFIG_DIR / path.name, CONFIG_DIR / f"{path.name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    available = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    raise ConfigError(f"config '{name_or_path}' not found{nearest(path.stem, available)}; "
+                      f"configs/ has: {', '.join(available)}")
+
+
+def load_config(source: str | Path | dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load a config from a YAML file (path or name in ``configs/``) or a dict, apply overrides and validate.
+
+    Raises:
+        ConfigError: naming the offending key (or file) and what is wrong.
+    """
+    if source is None:
+        values: dict[str, Any] = {}
+    elif isinstance(source, dict):
+        values = json.loads(json.dumps(source))
+    else:
+        path = resolve_config_path(source)
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = values
+        for part in keys[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override '{text}': '{part}' is not a section")
+        node[keys[-1]] = value
+    cfg = _build(Config, values, "")
+    _validate(cfg)
+    return cfg
+
+
+def dump_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    tmp.replace(path)

@@ -1,0 +1,61 @@
+"""Mixed precision: autocast and one GradScaler per optimiser (fp16 only), owned by the trainer."""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import torch
+from torch import Tensor
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """Return the precision that will really run, warning once when ``requested`` cannot run on ``device``."""
+    if requested == "fp16" and device.type == "cpu":
+        warnings.warn("train.precision=fp16 is not supported on the CPU; using bf16 autocast instead "
+                      "(set train.precision=fp32 to turn mixed precision off)", stacklevel=2)
+        return "bf16"
+    if requested == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        warnings.warn("train.precision=bf16 is not supported on this GPU; using fp16 with loss scaling instead",
+                      stacklevel=2)
+        return "fp16"
+    return requested
+
+
+class Precision:
+    """Wraps autocast and loss scaling so algorithms stay precision-agnostic.
+
+    Args:
+        mode: "fp32", "bf16" or "fp16" (already resolved with :func:`resolve_precision`).
+        device: the training device.
+    """
+
+    def __init__(self, mode: str, device: torch.device) -> None:
+        self.mode = mode
+        self.device = device
+        self.dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[mode]
+        self.scalers: dict[str, torch.amp.GradScaler] = {}
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.mode == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    def _scaler(self, name: str) -> torch.amp.GradScaler:
+        if name not in self.scalers:
+            self.scalers[name] = torch.amp.GradScaler(self.device.type, enabled=self.mode == "fp16")
+        return self.scalers[name]
+
+    def backward(self, loss: Tensor, optimizer_name: str) -> None:
+        self._scaler(optimizer_name).scale(loss).backward()
+
+    def step(self, optimizer_name: str, optimizer: torch.optim.Optimizer) -> None:
+        scaler = self._scaler(optimizer_name)
+        scaler.step(optimizer)
+        scaler.update()
+
+    def state_dict(self) -> dict:
+        return {name: scaler.state_dict() for name, scaler in self.scalers.items() if scaler.is_enabled()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, scaler_state in state.items():
+            self._scaler(name).load_state_dict(scaler_state)

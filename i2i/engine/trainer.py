@@ -1,0 +1,354 @@
+"""The training loop: device, precision, distribution, data, checkpoints, exports, logging and evaluation."""
+from __future__ import annotations
+
+import math
+import random
+import signal
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Subset
+
+from i2i.algorithms import build_algorithm
+from i2i.config import Config, dump_config
+from i2i.engine import checkpoint as ckpt
+from i2i.engine.distributed import ResumableSampler, cleanup_distributed, init_distributed
+from i2i.engine.export import export_generator
+from i2i.engine.precision import Precision, resolve_precision
+from i2i.engine.reporting import Reporter
+from i2i.engine.schedule import build_schedulers
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (non-finite loss, compile failure); the message says what to do."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def split_train_val(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """A fixed random split of ``range(n)``: (train indices, validation indices)."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = max(1, round(n * fraction)) if fraction > 0 else 0
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+class Trainer:
+    """Builds everything a run needs from a :class:`Config` and trains with :meth:`fit`.
+
+    Works alone or under ``torchrun`` (one process per device, DistributedDataParallel). ``data.batch_size`` is
+    the global batch; each of the ``world_size`` processes loads ``batch_size / world_size`` images.
+    """
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.dist, self.device = init_distributed(cfg.device)
+        self._configure_backends()
+        self.precision = Precision(resolve_precision(cfg.train.precision, self.device), self.device)
+        self.run_dir = cfg.run_dir
+        self.stop_requested = False
+        self.step = self.epoch = self.batch_in_epoch = 0
+        self.best: dict[str, Any] = {}
+
+        seed_everything(cfg.seed)
+        self._build_data()
+        self.algorithm = build_algorithm(cfg, self.device, self.precision)
+        self._prepare_networks()
+        self.schedulers = build_schedulers(self.algorithm.optimizers, cfg.optim)
+        self.sample_batch = self._make_sample_batch()
+        self.reporter = Reporter(self.run_dir, cfg.train.tensorboard) if self.dist.is_main else None
+        if self.dist.is_main:
+            dump_config(cfg, self.run_dir / "config.yaml")
+        seed_everything(cfg.seed + self.dist.rank)
+        if cfg.train.resume:
+            self._resume()
+
+    # Set-up.
+
+    def _configure_backends(self) -> None:
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = self.cfg.train.cudnn_benchmark
+            torch.backends.cuda.matmul.allow_tf32 = self.cfg.train.tf32
+            torch.backends.cudnn.allow_tf32 = self.cfg.train.tf32
+
+    def _build_data(self) -> None:
+        from i2i.data import build_dataloader, build_dataset
+
+        cfg = self.cfg
+        if self.dist.enabled and not self.dist.is_main:
+            torch.distributed.barrier()  # let rank 0 write a synthetic dataset first
+        dataset = build_dataset(cfg.data, train=True)
+        if self.dist.enabled and self.dist.is_main:
+            torch.distributed.barrier()
+        self.val_dataset = None
+        if cfg.eval.val_fraction > 0:
+            train_idx, val_idx = split_train_val(len(dataset), cfg.eval.val_fraction, cfg.seed)
+            self.val_dataset = Subset(build_dataset(cfg.data, train=False), val_idx[:cfg.eval.max_images])
+            dataset = Subset(dataset, train_idx)
+        elif cfg.eval.val_phase:
+            from dataclasses import replace
+
+            val_data = build_dataset(replace(cfg.data, phase=cfg.eval.val_phase), train=False)
+            self.val_dataset = Subset(val_data, list(range(min(len(val_data), cfg.eval.max_images))))
+        self.dataset = dataset
+        world = self.dist.world_size
+        if cfg.data.batch_size % world:
+            raise ValueError(f"data.batch_size: {cfg.data.batch_size} is not divisible by the {world} processes "
+                             f"started by torchrun; use a multiple of {world}")
+        self.local_batch = cfg.data.batch_size // world
+        if self.local_batch % cfg.train.grad_accum:
+            raise ValueError(f"train.grad_accum: {cfg.train.grad_accum} does not divide the per-process batch "
+                             f"{self.local_batch} (data.batch_size / processes)")
+        self.sampler = ResumableSampler(dataset, num_replicas=world, rank=self.dist.rank,
+                                        shuffle=not cfg.data.serial_batches,
+                                        seed=cfg.seed, batch_size=self.local_batch)
+        loader_cfg = cfg.data if world == 1 else _replace_batch(cfg.data, self.local_batch)
+        self.loader = build_dataloader(dataset, loader_cfg, shuffle=False, sampler=self.sampler, seed=cfg.seed,
+                                       drop_last=cfg.train.grad_accum > 1)
+        self.steps_per_epoch = len(self.loader)
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"data.root: '{cfg.data.root}' gives no full batch of {self.local_batch} images")
+        self.gpu_augment = None
+        if cfg.data.gpu_augment:
+            from i2i.data.gpu_augment import PairedGPUAugment
+
+            self.gpu_augment = PairedGPUAugment(crop_size=cfg.data.crop_size, flip=cfg.data.flip).to(self.device)
+
+    def _prepare_networks(self) -> None:
+        cfg, algo = self.cfg, self.algorithm
+        if cfg.train.channels_last:
+            for net in algo.nets.values():
+                net.to(memory_format=torch.channels_last)
+        if cfg.train.sync_batchnorm and self.dist.enabled:
+            if self.device.type == "cuda":
+                for name in list(algo.nets):
+                    algo.nets[name] = nn.SyncBatchNorm.convert_sync_batchnorm(algo.nets[name])
+            else:
+                warnings.warn("train.sync_batchnorm needs CUDA; ignored on the CPU", stacklevel=2)
+
+        def compiled(module):
+            return torch.compile(module, mode=cfg.train.compile_mode) if cfg.train.compile else module
+
+        def trained(name: str, net: nn.Module):
+            if not self.dist.enabled:
+                return compiled(net)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            return compiled(DistributedDataParallel(net, device_ids=ids))
+
+        algo.wrap(trained, lambda name, net: compiled(net))
+
+    def _make_sample_batch(self) -> dict[str, Tensor]:
+        """A fixed batch of up to 4 images for the sample grids (validation images when there are some)."""
+        source = self.val_dataset if self.val_dataset is not None else self.dataset
+        items = [source[i] for i in range(min(4, len(source)))]
+        batch = {k: torch.stack([it[k] for it in items]) for k in items[0] if isinstance(items[0][k], Tensor)}
+        return self._to_device(batch, augment=False)
+
+    def _to_device(self, batch: dict[str, Any], augment: bool = True) -> dict[str, Any]:
+        memory_format = torch.channels_last if self.cfg.train.channels_last else torch.preserve_format
+        out = {k: v.to(self.device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in batch.items()}
+        if augment and self.gpu_augment is not None:
+            out["A"], out["B"] = self.gpu_augment(out["A"], out["B"])
+        return {k: v.contiguous(memory_format=memory_format) if isinstance(v, Tensor) and v.dim() == 4 else v
+                for k, v in out.items()}
+
+    # Checkpoints.
+
+    def state_dict(self) -> dict[str, Any]:
+        algo = self.algorithm
+        return {
+            "version": 1, "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+            "world_size": self.dist.world_size, "config": self.cfg.to_dict(), "best": self.best,
+            "nets": {n: net.state_dict() for n, net in algo.nets.items()},
+            "optimizers": {n: opt.state_dict() for n, opt in algo.optimizers.items()},
+            "schedulers": {n: s.state_dict() for n, s in self.schedulers.items()},
+            "scalers": self.precision.state_dict(), "extra": algo.extra_state(), "rng": ckpt.capture_rng_state(),
+            "generators": {n: {"architecture": s.name, "kwargs": s.kwargs, "direction": s.direction}
+                           for n, s in algo.generator_specs().items()},
+        }
+
+    def save_checkpoint(self) -> Path | None:
+        """Write the training state and the exported generators (rank 0 only); keep the last few states."""
+        if not self.dist.is_main:
+            return None
+        directory = self.run_dir / "checkpoints"
+        path = ckpt.state_path(directory, self.step)
+        ckpt.atomic_torch_save(self.state_dict(), path)
+        ckpt.prune_states(directory, self.cfg.train.keep_ckpts)
+        self.export(self.run_dir / "export")
+        return path
+
+    def export(self, folder: Path) -> None:
+        data = self.cfg.data
+        extra = {"step": self.step, "run": self.cfg.name, "algorithm": self.cfg.model.algorithm,
+                 "data": {"preprocess": data.preprocess, "load_size": data.load_size, "crop_size": data.crop_size,
+                          "direction": data.direction}}
+        for name, spec in self.algorithm.generator_specs().items():
+            export_generator(self.algorithm.nets[name], folder / name, architecture=spec.name, kwargs=spec.kwargs,
+                             direction=spec.direction, extra=extra)
+
+    def _resume(self) -> None:
+        states = ckpt.list_states(self.run_dir / "checkpoints")
+        if not states:
+            if self.dist.is_main:
+                print(f"train.resume: no training state in {self.run_dir / 'checkpoints'}; starting from step 0")
+            return
+        path = states[-1]
+        state = ckpt.safe_torch_load(path)
+        algo = self.algorithm
+        if set(state.get("nets", {})) != set(algo.nets):
+            raise ckpt.CheckpointError(f"{path}: holds networks {sorted(state.get('nets', {}))} but "
+                                       f"model.algorithm={self.cfg.model.algorithm} builds {sorted(algo.nets)}")
+        for name, net in algo.nets.items():
+            ckpt.check_state_dict_matches(name, net, state["nets"][name], path)
+        for name, net in algo.nets.items():
+            net.load_state_dict(state["nets"][name])
+        for name, opt in algo.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        for name, sched in self.schedulers.items():
+            sched.load_state_dict(state["schedulers"][name])
+        self.precision.load_state_dict(state["scalers"])
+        algo.load_extra_state(state["extra"])
+        self.step, self.epoch, self.best = state["step"], state["epoch"], state.get("best", {})
+        # Samples already consumed this epoch, re-expressed in batches of the current world size.
+        consumed = state["batch_in_epoch"] * self.local_batch * state["world_size"] // max(1, self.dist.world_size)
+        self.batch_in_epoch = consumed // self.local_batch
+        if state["world_size"] == self.dist.world_size:
+            ckpt.restore_rng_state(state["rng"])
+        if self.dist.is_main:
+            print(f"resumed from {path} at step {self.step} (epoch {self.epoch + 1})")
+
+    # The loop.
+
+    @property
+    def total_epochs(self) -> int:
+        return self.cfg.optim.n_epochs + self.cfg.optim.n_epochs_decay
+
+    @property
+    def total_steps(self) -> int:
+        total = self.total_epochs * self.steps_per_epoch
+        return min(total, self.cfg.train.max_steps) if self.cfg.train.max_steps else total
+
+    def _finished(self) -> bool:
+        return self.step >= self.total_steps or self.epoch >= self.total_epochs
+
+    def fit(self) -> Path | None:
+        """Train until the schedule ends, ``train.max_steps`` or SIGINT/SIGTERM; returns the last state file."""
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        progress = self._progress_bar()
+        last = None
+        try:
+            while not self._finished() and not self.stop_requested:
+                self._run_epoch(progress)
+            last = self.save_checkpoint()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if progress is not None:
+                progress.close()
+            if self.reporter is not None:
+                self.reporter.close()
+        if self.dist.is_main:
+            verb = "stopped by signal" if self.stop_requested and not self._finished() else "finished"
+            print(f"{verb} at step {self.step}; state: {last}; generators: {self.run_dir / 'export'}")
+        return last
+
+    def _request_stop(self, signum, frame) -> None:
+        if self.stop_requested:  # a second signal: stop now
+            raise KeyboardInterrupt
+        self.stop_requested = True
+
+    def _progress_bar(self):
+        if not (self.dist.is_main and self.cfg.train.progress):
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, smoothing=0.1)
+
+    def _run_epoch(self, progress) -> None:
+        self.sampler.set_epoch(self.epoch)
+        self.sampler.start_batch = self.batch_in_epoch
+        self.algorithm.train()
+        tic, images = time.perf_counter(), 0
+        for batch in self.loader:
+            logs = self._train_step(self._to_device(batch))
+            self.step += 1
+            self.batch_in_epoch += 1
+            images += batch["A"].size(0) * self.dist.world_size
+            if progress is not None:
+                progress.update(1)
+                if self.step % max(1, min(10, self.cfg.train.log_every)) == 0:
+                    rate = images / max(1e-9, time.perf_counter() - tic)
+                    progress.set_postfix_str(f"ep {self.epoch + 1}/{self.total_epochs} {rate:.1f} img/s " +
+                                             " ".join(f"{k} {v:.3f}" for k, v in self._floats(logs).items()))
+            self._periodic(logs)
+            if self.stop_requested or self._finished():
+                break
+        else:
+            self.epoch += 1
+            self.batch_in_epoch = 0
+            for sched in self.schedulers.values():
+                sched.step()
+
+    def _train_step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        if not (self.cfg.train.compile and self.step == 0):
+            return self.algorithm.train_step(batch)
+        try:
+            return self.algorithm.train_step(batch)
+        except Exception as err:  # noqa: BLE001 - compile errors come in many types.
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise TrainingError(f"train.compile: torch.compile failed ({first[:200]}); "
+                                "set train.compile=false to turn it off") from err
+
+    @staticmethod
+    def _floats(logs: dict[str, Tensor]) -> dict[str, float]:
+        return {k: float(v) for k, v in logs.items()}
+
+    def _check_finite(self, logs: dict[str, Tensor]) -> None:
+        for name, value in self._floats(logs).items():
+            if not math.isfinite(value):
+                states = ckpt.list_states(self.run_dir / "checkpoints")
+                kept = f"last good checkpoint: {states[-1]}" if states else "no checkpoint was written yet"
+                raise TrainingError(f"step {self.step}: loss '{name}' is {value}; stopping ({kept})")
+
+    def _periodic(self, logs: dict[str, Tensor]) -> None:
+        cfg = self.cfg.train
+        due = {name: self.step % every == 0 for name, every in
+               (("log", cfg.log_every), ("image", cfg.image_every), ("ckpt", cfg.ckpt_every))}
+        if self.device.type == "cpu" or due["log"] or due["ckpt"]:
+            self._check_finite(logs)
+        if self.reporter is not None and due["log"]:
+            lrs = {f"lr_{n}": opt.param_groups[0]["lr"] for n, opt in self.algorithm.optimizers.items()}
+            self.reporter.scalars(self.step, {**self._floats(logs), **lrs, "epoch": self.epoch + 1}, prefix="")
+        if self.reporter is not None and due["image"]:
+            self.algorithm.train(False)
+            self.reporter.images(self.step, self.algorithm.translate_visuals(self.sample_batch))
+            self.algorithm.train(True)
+        if self.cfg.eval.every and self.step % self.cfg.eval.every == 0 and self.val_dataset is not None:
+            self.evaluate()
+        if due["ckpt"]:
+            self.save_checkpoint()
+
+    def evaluate(self) -> dict[str, float]:
+        """Validation metrics of the first generator; keeps ``export_best/`` by ``eval.best_metric`` (rank 0)."""
+        from i2i.engine.evaluation import run_validation
+
+        return run_validation(self)
+
+    def close(self) -> None:
+        cleanup_distributed()
+
+
+def _replace_batch(data_cfg, batch_size: int):
+    from dataclasses import replace
+
+    return replace(data_cfg, batch_size=batch_size)

@@ -1,0 +1,155 @@
+"""ResNet generator (Johnson et al.), the CycleGAN default: the reference's `ResnetGenerator` with named layers."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from i2i.models._builder import GENERATORS, instantiate
+from i2i.models.layers import ConvNormAct, check_spatial_size, conv_bias, get_norm_layer, get_padding_mode
+
+UPSAMPLE_MODES = ("convtranspose", "upsample_conv")
+
+
+class ResnetBlock(nn.Module):
+    """Residual block: x + norm(conv(dropout(relu(norm(conv(x)))))), 3x3 convs that keep the resolution."""
+
+    def __init__(self, *, channels: int, norm: str, use_dropout: bool, padding_mode: str) -> None:
+        """Args:
+            channels: Feature channels (unchanged by the block).
+            norm: Norm name, see `get_norm_layer`.
+            use_dropout: Dropout with p=0.5 between the two convs.
+            padding_mode: Conv2d padding mode of both convs.
+        """
+        super().__init__()
+        bias = conv_bias(norm)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, padding_mode=padding_mode, bias=bias)
+        self.norm1 = get_norm_layer(norm, channels)
+        self.act = nn.ReLU(inplace=True)
+        self.dropout = nn.Dropout(0.5) if use_dropout else nn.Identity()
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, padding_mode=padding_mode, bias=bias)
+        self.norm2 = get_norm_layer(norm, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (N, C, H, W) features to (N, C, H, W) features."""
+        residual = self.dropout(self.act(self.norm1(self.conv1(x))))
+        return x + self.norm2(self.conv2(residual))
+
+
+class UpsampleBlock(nn.Module):
+    """Doubles the resolution: a stride-2 ConvTranspose2d, or nearest upsampling then a 3x3 conv; then norm, ReLU."""
+
+    def __init__(self, *, in_channels: int, out_channels: int, norm: str, mode: str, padding_mode: str) -> None:
+        """Args:
+            in_channels: Input feature channels.
+            out_channels: Output feature channels.
+            norm: Norm name, see `get_norm_layer`.
+            mode: "convtranspose" (the reference) or "upsample_conv" (avoids checkerboard artefacts).
+            padding_mode: Conv2d padding mode for "upsample_conv".
+        """
+        super().__init__()
+        if mode not in UPSAMPLE_MODES:
+            raise ValueError(f"upsample: unknown mode '{mode}'; valid: {', '.join(UPSAMPLE_MODES)}")
+        bias = conv_bias(norm)
+        if mode == "convtranspose":
+            self.upsample: nn.Module = nn.Identity()
+            self.conv: nn.Module = nn.ConvTranspose2d(
+                in_channels, out_channels, 3, stride=2, padding=1, output_padding=1, bias=bias
+            )
+        else:
+            self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+            self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, padding_mode=padding_mode, bias=bias)
+        self.norm = get_norm_layer(norm, out_channels)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (N, in_channels, H, W) features to (N, out_channels, 2H, 2W)."""
+        return self.act(self.norm(self.conv(self.upsample(x))))
+
+
+class ResnetGenerator(nn.Module):
+    """7x7 conv, two stride-2 downsamplings, `n_blocks` residual blocks, two upsamplings, 7x7 conv, tanh.
+
+    Attributes:
+        size_multiple: Input height and width must be multiples of this (4).
+    """
+
+    size_multiple: int = 4
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        norm: str = "instance",
+        use_dropout: bool = False,
+        upsample: str = "convtranspose",
+        padding_type: str = "reflect",
+    ) -> None:
+        """Args:
+            in_channels: Channels of the input image.
+            out_channels: Channels of the output image.
+            ngf: Channels after the first conv; the residual blocks work at 4 * ngf.
+            n_blocks: Number of residual blocks (at 1/4 resolution).
+            norm: "instance", "batch" or "none".
+            use_dropout: Dropout (p=0.5) inside the residual blocks.
+            upsample: "convtranspose" (the reference) or "upsample_conv" (nearest x2 then 3x3 conv).
+            padding_type: "reflect", "replicate" or "zero", for the residual blocks and "upsample_conv".
+        """
+        super().__init__()
+        if n_blocks < 0:
+            raise ValueError(f"n_blocks must be >= 0, got {n_blocks}")
+        if upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"upsample: unknown mode '{upsample}'; valid: {', '.join(UPSAMPLE_MODES)}")
+        padding_mode = get_padding_mode(padding_type)
+        self.stem = ConvNormAct(
+            in_channels=in_channels, out_channels=ngf, kernel_size=7, padding=3, padding_mode="reflect", norm=norm
+        )
+        self.down1 = ConvNormAct(in_channels=ngf, out_channels=2 * ngf, kernel_size=3, stride=2, padding=1, norm=norm)
+        self.down2 = ConvNormAct(
+            in_channels=2 * ngf, out_channels=4 * ngf, kernel_size=3, stride=2, padding=1, norm=norm
+        )
+        self.blocks = nn.ModuleList(
+            ResnetBlock(channels=4 * ngf, norm=norm, use_dropout=use_dropout, padding_mode=padding_mode)
+            for _ in range(n_blocks)
+        )
+        up_args: dict[str, Any] = {"norm": norm, "mode": upsample, "padding_mode": padding_mode}
+        self.up1 = UpsampleBlock(in_channels=4 * ngf, out_channels=2 * ngf, **up_args)
+        self.up2 = UpsampleBlock(in_channels=2 * ngf, out_channels=ngf, **up_args)
+        self.head = nn.Conv2d(ngf, out_channels, 7, padding=3, padding_mode="reflect")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Translate images.
+
+        Args:
+            x: (N, in_channels, H, W) images in [-1, 1]; H and W multiples of `size_multiple`.
+
+        Returns:
+            (N, out_channels, H, W) images in [-1, 1].
+        """
+        check_spatial_size(x, self.size_multiple, type(self).__name__)
+        h = self.down2(self.down1(self.stem(x)))
+        for block in self.blocks:
+            h = block(h)
+        return torch.tanh(self.head(self.up2(self.up1(h))))
+
+
+@GENERATORS.register("resnet")
+def resnet(**kwargs: Any) -> ResnetGenerator:
+    """ResNet generator with any number of blocks (`n_blocks`, default 9)."""
+    return instantiate("generator", "resnet", ResnetGenerator, kwargs)
+
+
+@GENERATORS.register("resnet_6blocks")
+def resnet_6blocks(**kwargs: Any) -> ResnetGenerator:
+    """ResNet generator with 6 residual blocks (CycleGAN at 128 px)."""
+    return instantiate("generator", "resnet_6blocks", ResnetGenerator, kwargs, n_blocks=6)
+
+
+@GENERATORS.register("resnet_9blocks")
+def resnet_9blocks(**kwargs: Any) -> ResnetGenerator:
+    """ResNet generator with 9 residual blocks (CycleGAN at 256 px)."""
+    return instantiate("generator", "resnet_9blocks", ResnetGenerator, kwargs, n_blocks=9)
