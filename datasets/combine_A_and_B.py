@@ -35,7 +35,8 @@ class CombineReport:
         def names(items: list[str]) -> str:
             return f" ({', '.join(items[:5])}{', ...' if len(items) > 5 else ''})" if items else ""
 
-        return (f"{split or '.'}: wrote {self.written} pairs; {len(self.missing_in_b)} only in A{names(self.missing_in_b)}; "
+        return (f"{split or '.'}: wrote {self.written} pairs; "
+                f"{len(self.missing_in_b)} only in A{names(self.missing_in_b)}; "
                 f"{len(self.missing_in_a)} only in B{names(self.missing_in_a)}; "
                 f"{len(self.size_mismatch)} size mismatches{names(self.size_mismatch)}")
 

@@ -209,7 +209,8 @@ def _layout_ok(path: Path, kind: Kind) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", help=f"pix2pix: {', '.join(PIX2PIX_DATASETS)}; cyclegan: {', '.join(CYCLEGAN_DATASETS)}")
+    parser.add_argument("name",
+                        help=f"pix2pix: {', '.join(PIX2PIX_DATASETS)}; cyclegan: {', '.join(CYCLEGAN_DATASETS)}")
     parser.add_argument("--root", default="datasets", help="folder to unpack into (default: datasets)")
     parser.add_argument("--kind", choices=list(DATASETS), default=None,
                         help="collection for names in both (maps, facades, cityscapes); default pix2pix")

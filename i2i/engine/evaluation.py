@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from torch import nn
+
 if TYPE_CHECKING:
     from i2i.engine.trainer import Trainer
 
@@ -32,6 +34,11 @@ def run_validation(trainer: "Trainer") -> dict[str, float]:
     results = evaluate_generator(trainer.algorithm.nets[name], loader, metrics=cfg.eval.metrics,
                                  device=trainer.device, fid_features=getattr(trainer, "_eval_features", None),
                                  kid_subset_size=min(1000, len(trainer.val_dataset)))
+    if cfg.data.input_nc == cfg.data.output_nc and "l1" in cfg.eval.metrics:
+        if getattr(trainer, "_copy_baseline_l1", None) is None:  # the score of returning the input unchanged
+            copy = evaluate_generator(nn.Identity(), loader, metrics=["l1"], device=trainer.device)
+            trainer._copy_baseline_l1 = copy["l1"]
+        results["copy_baseline_l1"] = trainer._copy_baseline_l1
     trainer.reporter.scalars(trainer.step, results, prefix="val/")
     key = "kid_mean" if cfg.eval.best_metric == "kid" else cfg.eval.best_metric
     value = results[key]

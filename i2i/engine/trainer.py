@@ -117,11 +117,11 @@ class Trainer:
         self.steps_per_epoch = len(self.loader)
         if self.steps_per_epoch == 0:
             raise ValueError(f"data.root: '{cfg.data.root}' gives no full batch of {self.local_batch} images")
-        self.gpu_augment = None
-        if cfg.data.gpu_augment:
-            from i2i.data.gpu_augment import PairedGPUAugment
+        from i2i.data import build_gpu_augment
 
-            self.gpu_augment = PairedGPUAugment(crop_size=cfg.data.crop_size, flip=cfg.data.flip).to(self.device)
+        self.gpu_augment = build_gpu_augment(cfg.data)
+        if self.gpu_augment is not None:
+            self.gpu_augment.to(self.device)
 
     def _prepare_networks(self) -> None:
         cfg, algo = self.cfg, self.algorithm
@@ -151,6 +151,10 @@ class Trainer:
         source = self.val_dataset if self.val_dataset is not None else self.dataset
         items = [source[i] for i in range(min(4, len(source)))]
         batch = {k: torch.stack([it[k] for it in items]) for k in items[0] if isinstance(items[0][k], Tensor)}
+        if self.gpu_augment is not None and source is self.dataset:  # uncropped: centre-crop like evaluation
+            self.gpu_augment.eval()
+            batch["A"], batch["B"] = self.gpu_augment(batch["A"].to(self.device), batch["B"].to(self.device))
+            self.gpu_augment.train()
         return self._to_device(batch, augment=False)
 
     def _to_device(self, batch: dict[str, Any], augment: bool = True) -> dict[str, Any]:

@@ -14,7 +14,14 @@ from i2i.metrics.features import (
     extract_features,
     tf1_resize_bilinear,
 )
-from i2i.metrics.fid import feature_statistics, fid_kid, fid_kid_from_features, frechet_distance, kid_from_features
+from i2i.metrics.fid import (
+    feature_statistics,
+    fid_kid,
+    fid_kid_from_features,
+    frechet_distance,
+    frechet_distance_from_features,
+    kid_from_features,
+)
 from i2i.metrics.folders import ImageSet, as_image_set, list_images, match_by_stem, read_image
 from i2i.metrics.paired import PSNR_CAP_DB, evaluate_generator, pair_scores, paired_metrics
 
@@ -34,6 +41,7 @@ __all__ = [
     "fid_kid",
     "fid_kid_from_features",
     "frechet_distance",
+    "frechet_distance_from_features",
     "kid_from_features",
     "list_images",
     "match_by_stem",

@@ -93,7 +93,8 @@ class FeatureExtractor(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         """Features ``(N, num_features)`` float32 of images ``(N, 3, H, W)`` in [0, 255] (uint8 or float)."""
         if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"feature extractor '{self.name}': expected images (N, 3, H, W), got {tuple(images.shape)}")
+            raise ValueError(f"feature extractor '{self.name}': expected images (N, 3, H, W), "
+                             f"got {tuple(images.shape)}")
         inputs = self.normalize(self.resize(images)).to(self.compute_dtype)
         features = self.network(inputs).float().reshape(images.shape[0], -1)
         if features.shape[1] != self.num_features:

@@ -1,19 +1,24 @@
 """FID and KID between two image sets, from fixed feature vectors.
 
-The Fréchet distance goes through torchmetrics' ``_compute_fid`` (float64, via the eigenvalues of sigma1 @ sigma2);
-KID is the unbiased MMD² with the cubic polynomial kernel ``(x·y / d + 1)^3`` from torchmetrics' ``poly_mmd``,
+FID: ``|mu1 - mu2|^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))``. The trace of the matrix square root is the sum of the square
+roots of the eigenvalues of S1 S2, which equal those of the symmetric PSD matrix ``S1^(1/2) S2 S1^(1/2)``; we take
+them with ``eigh``/``eigvalsh`` (float64). The textbook routes, scipy's ``sqrtm`` (pytorch-fid, TTUR) and torchmetrics'
+``eigvals`` of the non-symmetric product, are mathematically the same but take about a minute for 2048-d features on a
+2-core CPU; the tests check all three agree. When a set has fewer images than feature dimensions, the same trace is
+the sum of singular values of the small cross-product of the centred features (exact, and cheaper still).
+
+KID: the unbiased MMD² with the cubic polynomial kernel ``(x·y / d + 1)^3`` from torchmetrics' ``poly_mmd``,
 averaged over random subsets drawn with a seeded generator.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
-from torchmetrics.image.fid import _compute_fid
-from torchmetrics.image.kid import poly_mmd
 
 from i2i.metrics.features import FeatureExtractor, build_feature_extractor, extract_features
 from i2i.metrics.folders import ImageSetLike, as_image_set
@@ -26,13 +31,33 @@ def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: 
 
     Args:
         mu1, mu2: means ``(D,)``.
-        sigma1, sigma2: covariances ``(D, D)``.
+        sigma1, sigma2: covariances ``(D, D)``, symmetric positive semi-definite.
     """
     mu1, sigma1, mu2, sigma2 = (torch.as_tensor(value, dtype=torch.float64) for value in (mu1, sigma1, mu2, sigma2))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.numel(), mu1.numel()):
         raise ValueError(f"frechet_distance: shapes do not match: mu {tuple(mu1.shape)}/{tuple(mu2.shape)}, "
                          f"sigma {tuple(sigma1.shape)}/{tuple(sigma2.shape)}")
-    return float(_compute_fid(mu1, sigma1, mu2, sigma2))
+    values, vectors = torch.linalg.eigh(sigma1)
+    root1 = (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+    trace_sqrt = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp(min=0).sqrt().sum()
+    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * trace_sqrt)
+
+
+def frechet_distance_from_features(f1: ArrayLike, f2: ArrayLike) -> float:
+    """FID of two feature sets ``(N1, D)`` and ``(N2, D)`` (N >= 2), with unbiased covariances.
+
+    With fewer images than dimensions, ``Tr((S1 S2)^(1/2))`` is the sum of singular values of ``C1 C2^T`` (C: the
+    centred features) over ``sqrt((N1 - 1)(N2 - 1))``, since ``C1^T C1 C2^T C2`` and ``(C1 C2^T)(C1 C2^T)^T`` share
+    their non-zero eigenvalues.
+    """
+    f1, f2 = (torch.as_tensor(value, dtype=torch.float64) for value in (f1, f2))
+    if min(len(f1), len(f2)) >= f1.shape[1]:
+        return frechet_distance(*feature_statistics(f1), *feature_statistics(f2))
+    centred1, centred2 = f1 - f1.mean(dim=0), f2 - f2.mean(dim=0)
+    scale1, scale2 = len(f1) - 1, len(f2) - 1
+    trace_sqrt = torch.linalg.svdvals(centred1 @ centred2.T).sum() / math.sqrt(scale1 * scale2)
+    traces = centred1.square().sum() / scale1 + centred2.square().sum() / scale2
+    return float((f1.mean(dim=0) - f2.mean(dim=0)).square().sum() + traces - 2 * trace_sqrt)
 
 
 def feature_statistics(features: ArrayLike) -> tuple[Tensor, Tensor]:
@@ -57,6 +82,8 @@ def kid_from_features(f1: ArrayLike, f2: ArrayLike, subset_size: int = 1000, sub
     Returns:
         ``(mean, std)`` over subsets; std is the population std (as torchmetrics), not a standard error.
     """
+    from torchmetrics.image.kid import poly_mmd  # Imported on use: importing torchmetrics takes seconds.
+
     f1, f2 = (torch.as_tensor(value, dtype=torch.float64) for value in (f1, f2))
     smaller = min(len(f1), len(f2))
     if smaller < 2:
@@ -81,7 +108,7 @@ def fid_kid_from_features(real: ArrayLike, fake: ArrayLike, *, kid_subset_size: 
     for what, features in (("real", real), ("fake", fake)):
         if len(features) < 2:
             raise ValueError(f"{what}: FID/KID need at least 2 images, got {len(features)}")
-    fid = frechet_distance(*feature_statistics(real), *feature_statistics(fake))
+    fid = frechet_distance_from_features(real, fake)
     kid_mean, kid_std = kid_from_features(real, fake, kid_subset_size, kid_subsets, seed)
     return {"fid": fid, "kid_mean": kid_mean, "kid_std": kid_std, "n_real": len(real), "n_fake": len(fake)}
 

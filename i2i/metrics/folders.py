@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from i2i.data.io import is_image_file, load_image
+
 ImageSetLike = str | Path | Tensor
 
 
@@ -23,32 +23,19 @@ def list_images(folder: str | Path, *, what: str = "images") -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{what}: folder '{folder}' does not exist")
-    return sorted(path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS)
+    return sorted(path for path in folder.iterdir() if path.is_file() and is_image_file(path))
 
 
 def read_image(path: str | Path) -> Tensor:
-    """Read an image file as ``(3, H, W)`` uint8 RGB; gray, palette, RGBA (alpha dropped) and 16-bit are converted.
+    """Read an image file as ``(3, H, W)`` uint8 RGB.
+
+    Decoding follows ``i2i.data.io.load_image``: gray is repeated to RGB, alpha composited on white, 16-bit scaled
+    by 255/65535, EXIF orientation applied.
 
     Raises:
-        ValueError: naming the file when it cannot be decoded.
+        FileNotFoundError, ValueError: naming the file when it is missing or cannot be decoded.
     """
-    try:
-        with Image.open(path) as image:
-            array = _to_rgb8(image)
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ValueError(f"'{path}': cannot read image ({error})") from None
-    return torch.from_numpy(array).permute(2, 0, 1)
-
-
-def _to_rgb8(image: Image.Image) -> np.ndarray:
-    """``(H, W, 3)`` uint8; 16/32-bit integer gray is scaled down, since PIL's convert("RGB") would clip it."""
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-        gray = np.asarray(image, dtype=np.float64)
-        return np.repeat(np.round(gray / 65535.0 * 255.0).clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)
-    if image.mode == "F":
-        gray = np.asarray(image, dtype=np.float64)
-        return np.repeat(np.round(gray.clip(0, 1) * 255.0).astype(np.uint8)[..., None], 3, axis=2)
-    return np.array(image.convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(np.ascontiguousarray(load_image(path, channels=3))).permute(2, 0, 1)
 
 
 class ImageSet(Sequence[Tensor]):

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from i2i.metrics.features import FeatureExtractor, build_feature_extractor
 from i2i.metrics.fid import fid_kid_from_features
@@ -35,6 +34,9 @@ def pair_scores(target: Tensor, pred: Tensor) -> dict[str, Tensor]:
     Returns:
         ``{"l1", "psnr", "ssim"}``, each ``(N,)`` float64 on the CPU.
     """
+    # Imported on use: importing torchmetrics takes seconds.
+    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
     if target.shape != pred.shape:
         raise ValueError(f"pair_scores: target {tuple(target.shape)} and pred {tuple(pred.shape)} differ in shape")
     if min(target.shape[-2:]) < SSIM_KERNEL_SIZE:
@@ -138,7 +140,8 @@ def evaluate_generator(generator: nn.Module, loader: Iterable[Mapping[str, Tenso
     return result
 
 
-def _check_metrics(metrics: Sequence[str], fid_features: FeatureExtractor | str | None) -> FeatureExtractor | str | None:
+def _check_metrics(metrics: Sequence[str],
+                   fid_features: FeatureExtractor | str | None) -> FeatureExtractor | str | None:
     unknown = sorted(set(metrics) - set(PAIRED_METRICS + DISTRIBUTION_METRICS))
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; valid: {', '.join(PAIRED_METRICS + DISTRIBUTION_METRICS)}")

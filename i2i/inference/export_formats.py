@@ -1,0 +1,209 @@
+"""Export a generator to ONNX, TorchScript or a ``torch.export`` program, with dynamic batch, height and width,
+and check the exported file against PyTorch at two input sizes.
+
+Exported graphs hold the bare network: input ``(N, in_channels, H, W)`` float32 in [-1, 1] with H and W multiples of
+the generator's ``size_multiple`` (no padding), output ``(N, out_channels, H, W)`` in [-1, 1].
+
+- ``onnx``: the TorchScript-based exporter (``dynamo=False``; the dynamo exporter needs ``onnxscript``) with
+  ``dynamic_axes``; checked with onnxruntime when installed (``pip install "i2i[onnx]"``).
+- ``pt2``: ``torch.export`` (the format PyTorch recommends now): load with ``torch.export.load(path).module()``.
+- ``torchscript``: ``torch.jit.trace``, for LibTorch (C++) users; ``torch.jit`` is deprecated in current PyTorch.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import math
+import os
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+FORMATS = ("onnx", "pt2", "torchscript")
+TOLERANCE = {"onnx": 1e-4, "pt2": 1e-5, "torchscript": 1e-5}
+ONNX_INSTALL_HINT = 'onnxruntime is not installed, so the ONNX file was not checked; pip install "i2i[onnx]"'
+
+
+@dataclass
+class ExportReport:
+    """Result of :func:`export_model`.
+
+    Attributes:
+        path: The written file.
+        format: "onnx", "pt2" or "torchscript".
+        max_abs_diff: Largest |exported - PyTorch| per checked input shape; None when not checked.
+        note: Why the check was skipped, if it was.
+    """
+
+    path: Path
+    format: str
+    max_abs_diff: dict[tuple[int, ...], float] | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.max_abs_diff is None or max(self.max_abs_diff.values()) <= TOLERANCE[self.format]
+
+
+def check_shapes(in_channels: int, size_multiple: int) -> list[tuple[int, int, int, int]]:
+    """Two input shapes of different batch, height and width (multiples of the size multiple, at least 32 px)."""
+    unit = size_multiple * math.ceil(32 / size_multiple)
+    return [(1, in_channels, 2 * unit, 3 * unit), (2, in_channels, 3 * unit, 2 * unit)]
+
+
+@contextlib.contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` when the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _quiet_tracing() -> Iterator[None]:
+    """Silence the tracer's and exporter's notices about the legacy path (the export is checked numerically)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", message=".*(legacy TorchScript-based ONNX|deprecated|will be removed|"
+                                                  "Constant folding|instance_norm).*")
+        yield
+
+
+def _example(in_channels: int, size_multiple: int, batch: int = 2) -> torch.Tensor:
+    height, width = check_shapes(in_channels, size_multiple)[0][2:]
+    return torch.rand(batch, in_channels, height, width, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+def export_onnx(net: nn.Module, path: Path, *, in_channels: int, size_multiple: int, opset: int = 17,
+                metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``net`` (in eval mode) as ONNX with dynamic batch, height and width; ``metadata`` goes into the
+    model's metadata_props when the ``onnx`` package is installed."""
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with _atomic_target(path) as tmp, _quiet_tracing(), torch.no_grad():
+        torch.onnx.export(net.eval(), (_example(in_channels, size_multiple, batch=1),), str(tmp), dynamo=False,
+                          opset_version=opset, input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": axes, "output": axes})
+        if metadata and importlib.util.find_spec("onnx") is not None:
+            import onnx
+
+            model = onnx.load(str(tmp))
+            for key, value in metadata.items():
+                model.metadata_props.add(key=key, value=value if isinstance(value, str) else json.dumps(value))
+            onnx.save(model, str(tmp))
+    return path
+
+
+def export_pt2(net: nn.Module, path: Path, *, in_channels: int, size_multiple: int) -> Path:
+    """Write ``torch.export.export(net)`` with dynamic batch and H, W = size_multiple * k."""
+    from torch.export import Dim
+
+    height_blocks, width_blocks = Dim("height_blocks", min=1, max=4096), Dim("width_blocks", min=1, max=4096)
+    shapes = {"x": {0: Dim("batch", min=1, max=4096), 2: size_multiple * height_blocks,
+                    3: size_multiple * width_blocks}}
+    example = _example(in_channels, size_multiple, batch=2)  # Batch 1 would be specialised as a constant.
+    with torch.no_grad():
+        program = torch.export.export(net.eval(), (example,), dynamic_shapes=_named_like_forward(net, shapes))
+    with _atomic_target(path) as tmp:
+        torch.export.save(program, str(tmp))
+    return path
+
+
+def _named_like_forward(net: nn.Module, shapes: dict[str, Any]) -> dict[str, Any]:
+    """Key the dynamic shapes by the name of forward's first argument."""
+    import inspect
+
+    first = next(iter(inspect.signature(net.forward).parameters))
+    return {first: shapes["x"]}
+
+
+def export_torchscript(net: nn.Module, path: Path, *, in_channels: int, size_multiple: int) -> Path:
+    """Write ``torch.jit.trace(net)`` (deprecated in current PyTorch; prefer ``pt2`` or ``onnx``)."""
+    with _quiet_tracing(), torch.no_grad():
+        traced = torch.jit.trace(net.eval(), _example(in_channels, size_multiple, batch=1), check_trace=False)
+    with _atomic_target(path) as tmp:
+        torch.jit.save(traced, str(tmp))
+    return path
+
+
+def load_runner(path: Path, fmt: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """A function running the exported file on a CPU float32 tensor; None when onnxruntime is missing for ONNX."""
+    if fmt == "onnx":
+        if importlib.util.find_spec("onnxruntime") is None:
+            return None
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return lambda x: torch.from_numpy(np.asarray(session.run(None, {"input": x.numpy()})[0]))
+    if fmt == "pt2":
+        module = torch.export.load(str(path)).module()
+    else:
+        with _quiet_tracing():
+            module = torch.jit.load(str(path), map_location="cpu")
+    return lambda x: module(x)
+
+
+def compare(net: nn.Module, path: Path, fmt: str, *, in_channels: int,
+            size_multiple: int) -> dict[tuple[int, ...], float] | None:
+    """Max |exported - PyTorch| at the two :func:`check_shapes`; None when the runtime is not installed."""
+    runner = load_runner(path, fmt)
+    if runner is None:
+        return None
+    generator = torch.Generator().manual_seed(1)
+    diffs = {}
+    net = net.eval().cpu()
+    for shape in check_shapes(in_channels, size_multiple):
+        x = torch.rand(shape, generator=generator) * 2 - 1
+        with torch.no_grad():
+            diffs[shape] = (runner(x).float() - net(x)).abs().max().item()
+    return diffs
+
+
+def export_model(net: nn.Module, config: dict[str, Any], path: str | Path, fmt: str, *, opset: int = 17,
+                 check: bool = True) -> ExportReport:
+    """Export a generator loaded by :func:`i2i.engine.export.load_generator_with_config` and check the file.
+
+    Args:
+        net: The generator (moved to the CPU and put in eval mode).
+        config: Its description (in_channels, size_multiple, architecture, ...).
+        path: Output file (e.g. ``horse2zebra.onnx``, ``.pt2``, ``.pt``).
+        fmt: One of FORMATS.
+        opset: ONNX opset version.
+        check: Compare the exported file with PyTorch at two input sizes.
+
+    Raises:
+        ValueError: Unknown format.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format: unknown export format '{fmt}'; valid: {', '.join(FORMATS)}")
+    path = Path(path)
+    net = net.eval().cpu()
+    shape_args = {"in_channels": int(config["in_channels"]), "size_multiple": int(config.get("size_multiple", 1))}
+    if fmt == "onnx":
+        metadata = {"i2i_" + key: config[key] for key in ("architecture", "kwargs", "in_channels", "out_channels",
+                                                          "size_multiple", "direction") if key in config}
+        export_onnx(net, path, opset=opset, metadata=metadata | {"i2i_value_range": "[-1, 1]"}, **shape_args)
+    elif fmt == "pt2":
+        export_pt2(net, path, **shape_args)
+    else:
+        export_torchscript(net, path, **shape_args)
+    report = ExportReport(path, fmt)
+    if check:
+        report.max_abs_diff = compare(net, path, fmt, **shape_args)
+        if report.max_abs_diff is None:
+            report.note = ONNX_INSTALL_HINT
+    else:
+        report.note = "not checked (--no-check)"
+    return report
