@@ -230,6 +230,17 @@ def test_evaluate_generator_restores_mode_and_scores():
         evaluate_generator(generator, loader, metrics=("fid",))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_features_on_cuda_match_cpu_and_bf16_runs():
+    images = torch.from_numpy(random_images(4, 40, seed=19)).permute(0, 3, 1, 2)
+    on_cpu = fid_kid(images, images.flip(0)[:3], features="random", kid_subset_size=3)
+    on_gpu = fid_kid(images, images.flip(0)[:3], features="random", kid_subset_size=3, device="cuda")
+    assert on_gpu["fid"] == pytest.approx(on_cpu["fid"], rel=1e-3, abs=1e-4)
+    extractor = build_feature_extractor("random", device="cuda", dtype=torch.bfloat16)
+    features = extractor(images.cuda())
+    assert features.dtype == torch.float32 and features.device.type == "cuda" and bool(features.isfinite().all())
+
+
 # Real Inception weights (tiny inputs: Inception on CPU is slow).
 
 @needs_inception
@@ -248,6 +259,7 @@ def test_inception_features_match_fid_helper_convention():
 # Command line.
 
 def test_cli_random_features_end_to_end(tmp_path):
+    """The script as users run it: a subprocess, on generated folders."""
     write_images(tmp_path / "real", random_images(5, 32, seed=12))
     write_images(tmp_path / "fake", random_images(4, 40, seed=13))
     target = random_images(2, 16, seed=14, low=20, high=200)
@@ -266,10 +278,16 @@ def test_cli_random_features_end_to_end(tmp_path):
     assert "FID" in result.stdout and "PSNR" in result.stdout
 
 
-def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
+def load_cli():
+    """tools/evaluate.py as a module, to call its main() in-process (a subprocess pays seconds of imports)."""
     spec = importlib.util.spec_from_file_location("evaluate_cli", REPO / "tools" / "evaluate.py")
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
+    return cli
+
+
+def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
+    cli = load_cli()
     write_images(tmp_path / "target", random_images(2, 16, seed=15), names=["a", "b"])
     write_images(tmp_path / "pred", random_images(1, 16, seed=16), names=["a"])
     assert cli.main(["--target", str(tmp_path / "target"), "--pred", str(tmp_path / "pred")]) == 2
@@ -284,14 +302,14 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
 
 
 @needs_inception
-def test_cli_inception_end_to_end(tmp_path):
+def test_cli_inception_end_to_end(tmp_path, capsys):
     write_images(tmp_path / "real", random_images(4, 32, seed=17))
     write_images(tmp_path / "fake", random_images(3, 32, seed=18, high=128))
     out = tmp_path / "scores.json"
-    result = run_cli("--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"), "--inception-weights",
-                     str(INCEPTION), "--batch-size", "4", "--json", str(out))
-    assert result.returncode == 0, result.stderr
+    args = ["--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"), "--inception-weights", str(INCEPTION),
+            "--batch-size", "4", "--json", str(out)]
+    assert load_cli().main(args) == 0
     scores = json.loads(out.read_text())["fid_kid"]
     assert (scores["features"], scores["comparable"], scores["n_real"], scores["n_fake"]) == ("inception", True, 4, 3)
     assert math.isfinite(scores["fid"]) and scores["fid"] > 0
-    assert "larger than the smaller set" in result.stderr  # default KID subset size 1000 shrinks to 3
+    assert "larger than the smaller set" in capsys.readouterr().err  # default KID subset size 1000 shrinks to 3

@@ -2,7 +2,8 @@
 
 - ``paired`` (pix2pix, aligned layout ``root/train/*.png``, ``root/test/*.png``): each file is A|B side by side
   (width ``2 * size``). A is an edge map (white outlines on black) of a few shapes; B shows the same shapes filled
-  with a colour shaded by a linear gradient, on a light background. The task: edges -> filled shapes.
+  with their kind's colour (circles red, squares blue, triangles yellow) shaded by a diagonal gradient, on a light
+  background. The task: edges -> filled, coloured shapes.
 - ``unpaired`` (CycleGAN layout ``root/trainA``, ``trainB``, ``testA``, ``testB``): A holds solid-colour circles,
   squares and triangles on a light background; B holds shapes of the same kinds filled with horizontal stripes.
   The task: add / remove stripes.
@@ -25,6 +26,8 @@ import numpy as np
 from i2i.data.io import save_image
 
 SHAPE_KINDS = ("circle", "square", "triangle")
+# Paired data: the fill colour follows from the shape's kind, so an edge map determines its target image.
+KIND_COLOURS = {"circle": (225.0, 50.0, 40.0), "square": (40.0, 90.0, 220.0), "triangle": (235.0, 190.0, 30.0)}
 STRIPE_PERIOD = 6
 
 
@@ -64,11 +67,11 @@ def _paired_image(size: int, rng: np.random.RandomState) -> np.ndarray:
     labels = np.zeros((size, size), np.uint8)
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / max(size - 1, 1)
     for label in range(1, rng.randint(1, 4) + 1):
-        mask = _draw_shape_mask(size, SHAPE_KINDS[rng.randint(len(SHAPE_KINDS))], rng).astype(bool)
-        angle = rng.uniform(0, 2 * np.pi)
-        ramp = np.cos(angle) * xs + np.sin(angle) * ys
+        kind = SHAPE_KINDS[rng.randint(len(SHAPE_KINDS))]
+        mask = _draw_shape_mask(size, kind, rng).astype(bool)
+        ramp = xs + ys  # lit from the bottom right, the same for every shape
         ramp = (ramp - ramp[mask].min()) / max(float(np.ptp(ramp[mask])), 1e-6)
-        filled[mask] = _random_colour(rng) * (0.45 + 0.55 * ramp[mask, None])
+        filled[mask] = np.array(KIND_COLOURS[kind], np.float32) * (0.45 + 0.55 * ramp[mask, None])
         labels[mask] = label
     edges = cv2.morphologyEx(labels, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
     edge_image = np.repeat(np.where(edges, 255, 0).astype(np.uint8)[:, :, None], 3, axis=2)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import json
 import math
 import os
@@ -123,8 +124,6 @@ def export_pt2(net: nn.Module, path: Path, *, in_channels: int, size_multiple: i
 
 def _named_like_forward(net: nn.Module, shapes: dict[str, Any]) -> dict[str, Any]:
     """Key the dynamic shapes by the name of forward's first argument."""
-    import inspect
-
     first = next(iter(inspect.signature(net.forward).parameters))
     return {first: shapes["x"]}
 
@@ -133,7 +132,7 @@ def export_torchscript(net: nn.Module, path: Path, *, in_channels: int, size_mul
     """Write ``torch.jit.trace(net)`` (deprecated in current PyTorch; prefer ``pt2`` or ``onnx``)."""
     with _quiet_tracing(), torch.no_grad():
         traced = torch.jit.trace(net.eval(), _example(in_channels, size_multiple, batch=1), check_trace=False)
-    with _atomic_target(path) as tmp:
+    with _atomic_target(path) as tmp, _quiet_tracing():
         torch.jit.save(traced, str(tmp))
     return path
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,11 +86,14 @@ def collect_inputs(src: str | Path, *, recursive: bool) -> tuple[list[tuple[Path
         non-image files ignored).
 
     Raises:
-        FileNotFoundError: Nothing exists at ``src`` or the pattern matches no file.
+        FileNotFoundError: Nothing exists at ``src``, the folder holds no image or the pattern matches no file.
     """
     path = Path(src)
     if path.is_dir():
         found = list_images(path, recursive=recursive)
+        if not found.paths:
+            hint = "" if recursive or not any(p.is_dir() for p in path.iterdir()) else " (sub-folders need --recursive)"
+            raise FileNotFoundError(f"input: no images in folder '{path}'{hint}")
         return [(p, p.relative_to(path)) for p in found.paths], path, found.skipped
     if path.is_file():
         return [(path, Path(path.name))], None, 0
@@ -195,7 +198,7 @@ def resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if pixels.shape[:2] == size:
         return pixels
     image = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
-    resized = np.asarray(image.resize((size[1], size[0]), Image.Resampling.BICUBIC))
+    resized = np.array(image.resize((size[1], size[0]), Image.Resampling.BICUBIC))
     return resized[:, :, None] if resized.ndim == 2 else resized
 
 
@@ -245,6 +248,59 @@ def _write_output(job: Job, output: np.ndarray, size: tuple[int, int], thumbnail
         write_thumbnail(job, thumbnail)
 
 
+class _FolderRun:
+    """The state of one folder translation: failures, background writes (bounded) and the summary."""
+
+    def __init__(self, todo: list[Job], summary: FolderSummary, *, html: bool, max_writes: int,
+                 report: Callable[[Path, str], None]) -> None:
+        self.todo, self.summary, self.html, self.max_writes, self.report = todo, summary, html, max_writes, report
+        self.errors: dict[Path, str] = {}
+        self.writes: deque[tuple[Job, Future]] = deque()
+        self.writer = ThreadPoolExecutor(max_workers=2)
+
+    def fail(self, job: Job, reason: str) -> None:
+        reason = reason if str(job.source) in reason else f"{job.source}: {reason}"
+        self.summary.failed.append((job.source, reason))
+        self.errors[job.source] = reason
+        self.report(job.source, reason)
+
+    def done(self, group: list[dict[str, Any]], outputs: torch.Tensor | None, reason: str | None) -> None:
+        """Queue the writes of a translated group (or record its failure)."""
+        for position, sample in enumerate(group):
+            job = self.todo[sample["index"]]
+            if outputs is None:
+                self.fail(job, reason or "translation failed")
+                continue
+            thumbnail = sample["pixels"].numpy() if self.html else None
+            args = (job, outputs[position].numpy(), tuple(sample["size"]), thumbnail)
+            self.writes.append((job, self.writer.submit(_write_output, *args)))
+        self.drain(self.max_writes)
+
+    def drain(self, keep: int = 0) -> None:
+        """Wait for the oldest writes until at most ``keep`` are in flight (bounding the memory they hold)."""
+        while len(self.writes) > keep:
+            job, future = self.writes.popleft()
+            try:
+                future.result()
+                self.summary.translated += 1
+            except Exception as err:  # noqa: BLE001 - a failed write is reported like a failed read.
+                self.fail(job, f"cannot write '{job.output}' ({err})")
+
+    def run(self, loader: DataLoader, batcher: _Batcher, bar: Any) -> None:
+        try:
+            for sample in loader:
+                if sample["error"] is not None:
+                    self.fail(self.todo[sample["index"]], sample["error"])
+                    bar.update(1)
+                    continue
+                batcher.translator.warn_channels(sample["native_channels"] or batcher.translator.in_channels)
+                batcher.add(sample)
+            batcher.flush()
+            self.drain()
+        finally:
+            self.writer.shutdown(wait=True)
+
+
 def translate_folder(translator: Translator, src: str | Path, dst: str | Path, *, recursive: bool = False,
                      ext: str = "png", overwrite: bool = False, batch_size: int = 4, num_workers: int = 2,
                      size: int | None = None, html: bool = False, progress: bool = True,
@@ -282,52 +338,22 @@ def translate_folder(translator: Translator, src: str | Path, dst: str | Path, *
     check_output_location(dst, root, jobs, recursive=recursive)
     todo = [job for job in jobs if overwrite or not job.output.exists()]
     summary = FolderSummary(output_dir=dst, skipped=len(jobs) - len(todo), ignored=ignored)
-    report = on_failure or (lambda path, reason: logger.warning("%s", reason))
-    errors: dict[Path, str] = {}
-
-    def fail(job: Job, reason: str) -> None:
-        reason = reason if str(job.source) in reason else f"{job.source}: {reason}"
-        summary.failed.append((job.source, reason))
-        errors[job.source] = reason
-        report(job.source, reason)
-
+    run = _FolderRun(todo, summary, html=html, max_writes=4 * batch_size,
+                     report=on_failure or (lambda path, reason: logger.warning("%s", reason)))
     start = time.perf_counter()
     dataset = DecodeDataset([job.source for job in todo], channels=translator.in_channels, size=size)
     loader = DataLoader(dataset, batch_size=None, num_workers=min(num_workers, len(todo)), collate_fn=_keep,
                         pin_memory=translator.device.type == "cuda")
-    pending: list[tuple[Job, Future]] = []
-    with ThreadPoolExecutor(max_workers=2) as writer, tqdm(total=len(todo), unit="img",
-                                                          disable=None if progress else True) as bar:
+    with tqdm(total=len(todo), unit="img", disable=None if progress else True) as bar:
 
         def done(group: list[dict[str, Any]], outputs: torch.Tensor | None, reason: str | None) -> None:
-            for position, sample in enumerate(group):
-                job = todo[sample["index"]]
-                if outputs is None:
-                    fail(job, reason or "translation failed")
-                    continue
-                thumbnail = sample["pixels"].numpy() if html else None
-                output = outputs[position].numpy()
-                pending.append((job, writer.submit(_write_output, job, output, tuple(sample["size"]), thumbnail)))
+            run.done(group, outputs, reason)
             bar.update(len(group))
 
-        batcher = _Batcher(translator, batch_size=batch_size, done=done)
-        for sample in loader:
-            if sample["error"] is not None:
-                fail(todo[sample["index"]], sample["error"])
-                bar.update(1)
-                continue
-            translator.warn_channels(sample["native_channels"] or translator.in_channels)
-            batcher.add(sample)
-        batcher.flush()
-        for job, future in pending:
-            try:
-                future.result()
-                summary.translated += 1
-            except Exception as err:  # noqa: BLE001 - a failed write is reported like a failed read.
-                fail(job, f"cannot write '{job.output}' ({err})")
+        run.run(loader, _Batcher(translator, batch_size=batch_size, done=done), bar)
     summary.seconds = time.perf_counter() - start
     if html:
         from i2i.inference.html import write_index
 
-        summary.html = write_index(dst, jobs, errors)
+        summary.html = write_index(dst, jobs, run.errors)
     return summary

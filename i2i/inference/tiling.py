@@ -19,10 +19,9 @@ MIN_SIDE = 8
 
 def padded_size(height: int, width: int, size_multiple: int) -> tuple[int, int]:
     """The size an image is padded to: the next multiples of ``size_multiple``, and at least ``MIN_SIDE``."""
-    def side(length: int) -> int:
-        return max(math.ceil(length / size_multiple) * size_multiple, math.ceil(MIN_SIDE / size_multiple) * size_multiple)
-
-    return side(height), side(width)
+    smallest = math.ceil(MIN_SIDE / size_multiple) * size_multiple
+    return (max(math.ceil(height / size_multiple) * size_multiple, smallest),
+            max(math.ceil(width / size_multiple) * size_multiple, smallest))
 
 
 def pad_to_multiple(images: torch.Tensor, size_multiple: int) -> torch.Tensor:
@@ -48,7 +47,7 @@ def translate_padded(run: RunFn, images: torch.Tensor, size_multiple: int) -> to
 # Tiling.
 
 def tile_starts(length: int, tile: int, stride: int) -> list[int]:
-    """Start offsets of tiles of size ``tile`` covering ``length``, ``stride`` apart, the last one flush with the end."""
+    """Offsets of tiles of size ``tile`` covering ``length``, ``stride`` apart, the last one flush with the end."""
     if length <= tile:
         return [0]
     starts = list(range(0, length - tile, stride))
@@ -72,6 +71,13 @@ def _ramp(length: int, overlap: int, rise_at_start: bool, rise_at_end: bool) -> 
     return weight
 
 
+def _window(tile: tuple[int, int], corner: tuple[int, int], full: tuple[int, int], overlap: int) -> torch.Tensor:
+    """``(h, w)`` blending weights of the tile at ``corner``, ramped on the sides where a neighbouring tile lies."""
+    (tile_h, tile_w), (top, left), (full_h, full_w) = tile, corner, full
+    return (_ramp(tile_h, overlap, top > 0, top + tile_h < full_h)[:, None]
+            * _ramp(tile_w, overlap, left > 0, left + tile_w < full_w)[None, :])
+
+
 def default_overlap(tile: int) -> int:
     """A quarter of the tile, but at least 64 px (or half the tile): a generator's receptive field does not shrink
     with the tile."""
@@ -84,9 +90,9 @@ def translate_tiled(run: RunFn, image: torch.Tensor, *, size_multiple: int, tile
 
     Tiles are ``tile`` x ``tile`` px (rounded down to the size multiple), start at multiples of the size multiple so
     that every tile sees the same stride-2 sampling grid as the whole image, and overlap by at least ``overlap``
-    px (default: :func:`default_overlap`). Networks whose output depends only on a bounded neighbourhood (batch norm in eval mode,
-    no norm) give the untiled result up to tiny seam differences; instance norm normalises each tile with its own
-    statistics, so its output differs slightly per tile. The blended result is accumulated on the CPU.
+    px (default: :func:`default_overlap`). Networks whose output depends only on a bounded neighbourhood (batch
+    norm in eval mode, no norm) give the untiled result up to tiny seam differences; instance norm normalises each
+    tile with its own statistics, so its output differs slightly per tile. The result is accumulated on the CPU.
 
     Args:
         run: The network call, ``(N, C, h, w) -> (N, C_out, h, w)`` for h, w multiples of ``size_multiple``.
@@ -119,8 +125,7 @@ def translate_tiled(run: RunFn, image: torch.Tensor, *, size_multiple: int, tile
         if output is None:
             output = torch.zeros(1, results.shape[1], full_h, full_w)
         for (top, left), result in zip(chunk, results):
-            window = (_ramp(tile_h, overlap, top > 0, top + tile_h < full_h)[:, None]
-                      * _ramp(tile_w, overlap, left > 0, left + tile_w < full_w)[None, :])
+            window = _window((tile_h, tile_w), (top, left), (full_h, full_w), overlap)
             output[0, :, top:top + tile_h, left:left + tile_w] += result * window
             weights[0, :, top:top + tile_h, left:left + tile_w] += window
     assert output is not None

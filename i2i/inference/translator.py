@@ -118,9 +118,13 @@ class Translator:
         Raises:
             CheckpointError: The checkpoint cannot be read or is not a generator (one-line message).
         """
+        from i2i.engine.checkpoint import CheckpointError
         from i2i.engine.export import load_generator_with_config
 
-        net, config = load_generator_with_config(path, name=name, device="cpu")
+        try:
+            net, config = load_generator_with_config(path, name=name, device="cpu")
+        except (KeyError, TypeError) as err:  # Unknown architecture or arguments in an export config.
+            raise CheckpointError(f"{path}: {err.args[0] if err.args else err}") from None
         return cls(net, config, device=device, mode=mode, precision=precision, tile=tile, tile_overlap=tile_overlap)
 
     @classmethod
@@ -187,7 +191,8 @@ class Translator:
 
     def translate_uint8(self, pixels: torch.Tensor, *, batch_size: int = 1) -> torch.Tensor:
         """``(N, H, W, in_channels)`` uint8 -> ``(N, H, W, out_channels)`` uint8 on the CPU (the folder path)."""
-        images = pixels.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        target = self.device if self.tile is None else pixels.device  # Tiling moves one batch of tiles at a time.
+        images = pixels.to(target, non_blocking=True).permute(0, 3, 1, 2).float() / 127.5 - 1.0
         output = self.translate_tensor(images, batch_size=batch_size)
         return to_uint8(output).permute(0, 2, 3, 1).cpu()
 
@@ -251,7 +256,7 @@ class Translator:
             raise ValueError(f"expected a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array, got {array.dtype} "
                              f"of shape {array.shape}")
         self.warn_channels(1 if array.ndim == 2 else array.shape[2])
-        pixels = convert_channels(np.ascontiguousarray(array), self.in_channels)
+        pixels = np.require(convert_channels(array, self.in_channels), requirements=["C", "W"])
         output = self.translate_uint8(torch.from_numpy(pixels)[None])[0].numpy()
         return output[:, :, 0] if array.ndim == 2 and self.out_channels == 1 else output
 
