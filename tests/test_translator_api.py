@@ -196,6 +196,20 @@ def test_translate_padded_is_the_shared_core(rgb_model: Path) -> None:
         assert torch.equal(translator.translate_tensor(x), translate_padded(translator.net, x, 4))
 
 
+def test_training_state_file(tmp_path: Path) -> None:
+    kwargs = {"ngf": 4, "n_blocks": 1}
+    torch.manual_seed(0)
+    nets = {"G_A": build_generator("resnet", **kwargs), "G_B": build_generator("resnet", **kwargs)}
+    state = {"nets": {name: net.state_dict() for name, net in nets.items()},
+             "generators": {name: {"architecture": "resnet", "kwargs": kwargs, "direction": "AtoB"} for name in nets}}
+    torch.save(state, tmp_path / "state_00000010.pt")
+    translator = Translator.from_pretrained(tmp_path / "state_00000010.pt", name="G_B", device="cpu")
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(translator(x), nets["G_B"].eval()(x), atol=1e-6)
+    assert translator.in_channels == 3 and translator.size_multiple == 4
+
+
 # Bad checkpoints.
 
 class Marker:

@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
 
         path = fetch(args.zoo, progress=True) if args.zoo else args.ckpt
         net, config = load_generator_with_config(path, name=args.name)
+        from i2i.inference.translator import complete_config
+
+        config = complete_config(config, net)
         report = export_model(net, config, args.output, args.format, opset=args.opset, check=not args.no_check)
         print(f"wrote {report.path} ({args.format}; input (N, {config['in_channels']}, H, W) in [-1, 1], "
               f"H and W multiples of {config['size_multiple']})")

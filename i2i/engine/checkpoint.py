@@ -50,10 +50,12 @@ def safe_torch_load(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt files.
         text = str(err)
-        if "Weights only load failed" in text or "Unsupported global" in text:
+        if "Unsupported global" in text:
             raise CheckpointError(f"{path}: refusing to unpickle arbitrary objects (weights_only load failed); "
                                   "only plain tensors and containers are accepted") from None
-        first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        detail = [line for i, line in enumerate(lines) if i and "WeightsUnpickler error" in lines[i - 1]]
+        first = (detail or lines or [type(err).__name__])[0]
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first[:200]})") from None
 
 

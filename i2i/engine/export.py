@@ -55,7 +55,11 @@ def _load_export_folder(folder: Path) -> tuple[nn.Module, dict[str, Any]]:
         raise CheckpointError(f"{config_path}: cannot read the export config ({err})") from None
     if config.get("format") != FORMAT:
         raise CheckpointError(f"{config_path}: not an i2i generator config (format={config.get('format')!r})")
-    net = build_generator(config["architecture"], **config["kwargs"])
+    try:
+        net = build_generator(config["architecture"], **config["kwargs"])
+    except (KeyError, TypeError) as err:
+        message = err.args[0] if err.args else err
+        raise CheckpointError(f"{config_path}: cannot build the generator ({message})") from None
     try:
         state = load_file(str(folder / WEIGHTS_NAME))
     except (OSError, SafetensorError) as err:
@@ -77,7 +81,7 @@ def _pick_export(folder: Path, name: str | None) -> Path:
             raise CheckpointError(f"{folder}: no exported generator '{name}'; found: {', '.join(choices) or 'none'}")
         return export_dir / name
     if len(choices) != 1:
-        raise CheckpointError(f"{folder}: holds generators {', '.join(choices)}; choose one with name=")
+        raise CheckpointError(f"{folder}: holds generators {', '.join(choices)}; choose one with name= (--name on the command line)")
     return export_dir / choices[0]
 
 
@@ -91,7 +95,8 @@ def _from_training_state(path: Path, state: dict, name: str | None) -> tuple[nn.
     spec = specs[key]
     net = build_generator(spec["architecture"], **spec["kwargs"])
     net.load_state_dict(state["nets"][key])
-    return net, {"format": FORMAT, "source": str(path), **spec}
+    return net, {"format": FORMAT, "source": str(path), "in_channels": spec["kwargs"].get("in_channels", 3),
+                 "out_channels": spec["kwargs"].get("out_channels", 3), **spec}
 
 
 def load_generator_with_config(path: str | Path, *, name: str | None = None, device: str | torch.device = "cpu"

@@ -63,7 +63,7 @@ def check_shapes(in_channels: int, size_multiple: int) -> list[tuple[int, int, i
 def _atomic_target(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` when the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")  # torch.export wants .pt2.
     try:
         yield tmp
         os.replace(tmp, path)
@@ -187,8 +187,11 @@ def export_model(net: nn.Module, config: dict[str, Any], path: str | Path, fmt: 
     """
     if fmt not in FORMATS:
         raise ValueError(f"format: unknown export format '{fmt}'; valid: {', '.join(FORMATS)}")
+    from i2i.inference.translator import complete_config
+
     path = Path(path)
     net = net.eval().cpu()
+    config = complete_config(config, net)
     shape_args = {"in_channels": int(config["in_channels"]), "size_multiple": int(config.get("size_multiple", 1))}
     if fmt == "onnx":
         metadata = {"i2i_" + key: config[key] for key in ("architecture", "kwargs", "in_channels", "out_channels",

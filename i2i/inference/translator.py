@@ -63,6 +63,13 @@ def convert_tensor_channels(images: torch.Tensor, channels: int) -> torch.Tensor
     raise ValueError(f"cannot convert {images.shape[1]}-channel images to the generator's {channels} channels")
 
 
+def complete_config(config: dict[str, Any], net: nn.Module) -> dict[str, Any]:
+    """Fill in in_channels, out_channels and size_multiple from the build kwargs or the network when missing."""
+    kwargs = config.get("kwargs") or {}
+    return {"in_channels": kwargs.get("in_channels", 3), "out_channels": kwargs.get("out_channels", 3),
+            "size_multiple": int(getattr(net, "size_multiple", 1))} | {k: v for k, v in config.items() if v is not None}
+
+
 class Translator:
     """A loaded generator with everything needed to translate images of any size.
 
@@ -97,7 +104,7 @@ class Translator:
         if precision == "bf16" and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise ValueError("precision: bf16 is not supported by this GPU; use fp16 or fp32")
         self.net = set_mode(net.to(self.device), mode)
-        self.config = config
+        self.config = complete_config(config, net)
         self.mode = mode
         self.precision = precision
         self.tile = tile
