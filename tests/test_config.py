@@ -23,7 +23,8 @@ def test_bare_name_is_looked_up_in_configs():
 
 def test_paper_settings():
     cyc = load_config("cyclegan_horse2zebra")
-    assert (cyc.model.norm, cyc.loss.pool_size, cyc.loss.lambda_identity, cyc.data.crop_size) == ("instance", 50, 0.5, 256)
+    assert (cyc.model.norm, cyc.loss.pool_size, cyc.loss.lambda_identity) == ("instance", 50, 0.5)
+    assert (cyc.data.load_size, cyc.data.crop_size, cyc.model.generator) == (286, 256, "resnet_9blocks")
     assert (cyc.optim.n_epochs, cyc.optim.n_epochs_decay, cyc.data.batch_size) == (100, 100, 1)
     p2p = load_config("pix2pix_facades")
     assert (p2p.model.generator, p2p.model.norm, p2p.loss.gan_mode, p2p.loss.lambda_l1) == ("unet_256", "batch",

@@ -57,6 +57,17 @@ def split_batch(batch: dict[str, Any], parts: int) -> list[dict[str, Any]]:
     return [{k: v.chunk(parts)[i] if isinstance(v, Tensor) else v for k, v in batch.items()} for i in range(parts)]
 
 
+class LossLog(dict):
+    """Detached float losses averaged over the ``parts`` micro-batches of one step (name -> scalar tensor)."""
+
+    def __init__(self, parts: int) -> None:
+        super().__init__()
+        self.parts = parts
+
+    def add(self, name: str, value: Tensor) -> None:
+        self[name] = self.get(name, 0) + value.detach().float() / self.parts
+
+
 def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
     for net in nets:
         for p in net.parameters():

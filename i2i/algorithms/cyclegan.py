@@ -8,8 +8,8 @@ import torch
 
 from torch import Tensor
 
-from i2i.algorithms.base import (Algorithm, GeneratorSpec, build_patch_discriminator, generator_spec, make_adam,
-                                 set_requires_grad, split_batch)
+from i2i.algorithms.base import (Algorithm, GeneratorSpec, LossLog, build_patch_discriminator, generator_spec,
+                                 make_adam, set_requires_grad, split_batch)
 from i2i.algorithms.image_pool import ImagePool
 from i2i.losses import cycle_loss, gradient_penalty, identity_loss
 
@@ -63,10 +63,7 @@ class CycleGAN(Algorithm):
     def train_step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         chunks = split_batch(batch, self.grad_accum)
         k = len(chunks)
-        logs: dict[str, Tensor] = {}
-
-        def add(name: str, value: Tensor) -> None:
-            logs[name] = logs.get(name, 0) + value.detach().float() / k
+        logs = LossLog(k)
 
         # G phase.
         discriminators = [self.nets["D_A"], self.nets["D_B"]]
@@ -77,7 +74,7 @@ class CycleGAN(Algorithm):
             with self.precision.autocast():
                 losses, fake_a, fake_b = self._generator_losses(c["A"], c["B"])
             for name, value in losses.items():
-                add(name, value)
+                logs.add(name, value)
             self.precision.backward(sum(losses.values()) / k, "G")
             fakes.append((fake_a, fake_b))
         self.precision.step("G", self.optimizers["G"])
@@ -89,8 +86,8 @@ class CycleGAN(Algorithm):
             with self.precision.autocast():
                 loss_d_a = self._discriminator_loss("D_A", c["B"], self.pools["fake_B"].query(fake_b))
                 loss_d_b = self._discriminator_loss("D_B", c["A"], self.pools["fake_A"].query(fake_a))
-            add("D_A", loss_d_a)
-            add("D_B", loss_d_b)
+            logs.add("D_A", loss_d_a)
+            logs.add("D_B", loss_d_b)
             self.precision.backward((loss_d_a + loss_d_b) / k, "D")
         self.precision.step("D", self.optimizers["D"])
         return logs

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from i2i.algorithms.base import (Algorithm, GeneratorSpec, build_patch_discriminator, generator_spec, make_adam,
-                                 set_requires_grad, split_batch)
+from i2i.algorithms.base import (Algorithm, GeneratorSpec, LossLog, build_patch_discriminator, generator_spec,
+                                 make_adam, set_requires_grad, split_batch)
 from i2i.losses import gradient_penalty, l1_loss
 
 
@@ -40,10 +40,7 @@ class Pix2Pix(Algorithm):
     def train_step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         chunks = split_batch(batch, self.grad_accum)
         k = len(chunks)
-        logs: dict[str, Tensor] = {}
-
-        def add(name: str, value: Tensor) -> None:
-            logs[name] = logs.get(name, 0) + value.detach().float() / k
+        logs = LossLog(k)
 
         # Generate: kept with its graph when the G phase can reuse it (k == 1).
         with contextlib.nullcontext() if k == 1 else torch.no_grad(), self.precision.autocast():
@@ -55,7 +52,7 @@ class Pix2Pix(Algorithm):
         for c, fake_b in zip(chunks, fakes):
             with self.precision.autocast():
                 loss_d = self._d_loss(c["A"], c["B"], fake_b.detach())
-            add("D", loss_d)
+            logs.add("D", loss_d)
             self.precision.backward(loss_d / k, "D")
         self.precision.step("D", self.optimizers["D"])
 
@@ -68,8 +65,8 @@ class Pix2Pix(Algorithm):
                     fake_b = self.run["G"](c["A"])
                 loss_gan = self.gan_loss.g_loss(self.frozen_run["D"](torch.cat([c["A"], fake_b], 1)))
                 loss_l1 = l1_loss(fake_b, c["B"]) * self.cfg.loss.lambda_l1
-            add("G_GAN", loss_gan)
-            add("G_L1", loss_l1)
+            logs.add("G_GAN", loss_gan)
+            logs.add("G_L1", loss_l1)
             self.precision.backward((loss_gan + loss_l1) / k, "G")
         self.precision.step("G", self.optimizers["G"])
         set_requires_grad([self.nets["D"]], True)

@@ -81,7 +81,8 @@ def _pick_export(folder: Path, name: str | None) -> Path:
             raise CheckpointError(f"{folder}: no exported generator '{name}'; found: {', '.join(choices) or 'none'}")
         return export_dir / name
     if len(choices) != 1:
-        raise CheckpointError(f"{folder}: holds generators {', '.join(choices)}; choose one with name= (--name on the command line)")
+        raise CheckpointError(f"{folder}: holds generators {', '.join(choices)}; "
+                              "choose one with name= (--name on the command line)")
     return export_dir / choices[0]
 
 
