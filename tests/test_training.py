@@ -105,16 +105,19 @@ def test_non_finite_loss_stops_and_keeps_checkpoint(tmp_path, paired_root):
     assert [p.name for p in list_states(tmp_path / "tiny" / "checkpoints")][-1] == "state_00000002.pt"
 
 
-def test_sigterm_writes_checkpoint_and_exits_cleanly(tmp_path, unpaired_root):
-    args = tiny_config(tmp_path, "cyclegan", unpaired_root, "optim.n_epochs=500", "train.image_every=100000")
+@pytest.mark.parametrize("sig, workers", [(signal.SIGTERM, 0), (signal.SIGINT, 2)], ids=["sigterm", "ctrl-c"])
+def test_signal_writes_checkpoint_and_exits_cleanly(tmp_path, unpaired_root, sig, workers):
+    args = tiny_config(tmp_path, "cyclegan", unpaired_root, "optim.n_epochs=500", "train.image_every=100000",
+                       f"data.num_workers={workers}")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "train.py"), "--cfg", "cyclegan_horse2zebra", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+                            start_new_session=True)
     metrics = tmp_path / "tiny" / "metrics.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 2):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    os.killpg(proc.pid, sig)  # the whole process group, as a terminal's Ctrl-C does (DataLoader workers too)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
     assert "stopped by signal" in out

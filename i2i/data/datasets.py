@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import signal
 import warnings
 from pathlib import Path
 from typing import Any
@@ -241,7 +242,12 @@ def build_dataset(cfg: DataConfig, *, train: bool = True) -> Dataset:
 
 
 def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: seed numpy and random from the worker's torch seed; one OpenCV thread."""
+    """DataLoader ``worker_init_fn``: seed numpy and random from the worker's torch seed; one OpenCV thread.
+
+    Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the trainer, not the workers, decides how
+    to stop (finish the step, write a checkpoint). Workers end with the main process.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
