@@ -47,6 +47,13 @@ def test_ddp_matches_single_process(tmp_path, unpaired_root):
     assert worst < 1e-5, worst
     assert (tmp_path / "ddp" / "tiny" / "checkpoints").is_dir()  # rank 0 wrote it
 
+    # Resume the 1-process run with 2 processes: it goes on from step 3 and the ranks agree.
+    resumed = _run(tmp_path / "single", 2, args + [f"output_dir={tmp_path / 'single'}", "train.resume=true",
+                                                   "train.max_steps=5"])
+    for key, value in resumed[0].items():
+        assert torch.equal(value, resumed[1][key]), f"ranks differ at {key} after resuming"
+    assert (tmp_path / "single" / "tiny" / "checkpoints" / "state_00000005.pt").is_file()
+
 
 def test_ddp_batch_not_divisible_is_a_clear_error(tmp_path, unpaired_root):
     args = tiny_config(tmp_path, "cyclegan", unpaired_root, "train.max_steps=1", "data.batch_size=3")
