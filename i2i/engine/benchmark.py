@@ -331,8 +331,8 @@ def run_case(case: BenchmarkCase | str, options: BenchmarkOptions | None = None,
     Args:
         case: A preset or its name (see :data:`CASES`).
         options: Device, precision, compile and size settings; defaults to :class:`BenchmarkOptions`.
-        precision: Overrides ``options.precision`` ("fp32", "bf16" or "fp16"; fp16 on a CPU falls back to bf16
-            with a warning).
+        precision: Overrides ``options.precision`` ("fp32", "bf16" or "fp16"; fp16 on a CPU falls back to bf16,
+            or to fp32 without native bf16, with a warning).
 
     Returns:
         A JSON-serialisable dict: case, kind, algorithm, generator, discriminator, resolution, batch, precision,

