@@ -94,7 +94,10 @@ def _from_training_state(path: Path, state: dict, name: str | None) -> tuple[nn.
     if key not in specs:
         raise CheckpointError(f"{path}: no generator '{key}'; found: {', '.join(specs)}")
     spec = specs[key]
-    net = build_generator(spec["architecture"], **spec["kwargs"])
+    try:
+        net = build_generator(spec["architecture"], **spec["kwargs"])
+    except (KeyError, TypeError) as err:
+        raise CheckpointError(f"{path}: cannot build generator '{key}' ({err.args[0] if err.args else err})") from None
     net.load_state_dict(state["nets"][key])
     return net, {"format": FORMAT, "source": str(path), "in_channels": spec["kwargs"].get("in_channels", 3),
                  "out_channels": spec["kwargs"].get("out_channels", 3), **spec}

@@ -125,13 +125,9 @@ class Translator:
         Raises:
             CheckpointError: The checkpoint cannot be read or is not a generator (one-line message).
         """
-        from i2i.engine.checkpoint import CheckpointError
         from i2i.engine.export import load_generator_with_config
 
-        try:
-            net, config = load_generator_with_config(path, name=name, device="cpu")
-        except (KeyError, TypeError) as err:  # Unknown architecture or arguments in an export config.
-            raise CheckpointError(f"{path}: {err.args[0] if err.args else err}") from None
+        net, config = load_generator_with_config(path, name=name, device="cpu")
         return cls(net, config, device=device, mode=mode, precision=precision, tile=tile, tile_overlap=tile_overlap)
 
     @classmethod
