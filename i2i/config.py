@@ -300,8 +300,6 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
 
 def dump_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    tmp.replace(path)
+    from i2i.fileio import write_bytes_atomic
+
+    write_bytes_atomic(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())

@@ -1,5 +1,4 @@
 """Config loading: every shipped config validates; unknown keys and bad values fail naming the key."""
-from pathlib import Path
 
 import pytest
 import yaml

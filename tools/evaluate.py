@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
+from i2i.fileio import write_bytes_atomic
 from i2i.metrics import fid_kid, paired_metrics
 
 COMPARABLE = {"inception": "TF-Inception 2015-12-05 pool3, 2048-d; comparable with TTUR/clean-fid legacy_tensorflow",
@@ -62,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             scores = paired_metrics(args.target, args.pred, allow_missing=args.allow_missing)
             results["paired"] = {**scores, "target": str(args.target), "pred": str(args.pred)}
         if args.json is not None:
-            write_json_atomic(args.json, results)
+            write_bytes_atomic(args.json, (json.dumps(results, indent=2) + "\n").encode())
     except (ValueError, FileNotFoundError, KeyError, OSError, RuntimeError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"evaluate.py: error: {message}", file=sys.stderr)
@@ -84,20 +83,6 @@ def summary(results: dict[str, dict]) -> str:
         lines += [f"Paired   {r['target']} vs {r['pred']} ({r['n']} pairs, {r['n_skipped']} skipped)",
                   f"  L1 [0,1]  {r['l1']:.4f}", f"  PSNR      {r['psnr']:.3f} dB", f"  SSIM      {r['ssim']:.4f}"]
     return "\n".join(lines)
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to a temporary file next to ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as file:
-            json.dump(data, file, indent=2)
-            file.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import uuid
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,6 +22,8 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+
+from i2i.fileio import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -203,17 +204,3 @@ def save_image(path: str | Path, image: np.ndarray | torch.Tensor) -> Path:
         raise ValueError(f"save_image '{path}': cannot encode an array of shape {pixels.shape} as {path.suffix}")
     write_bytes_atomic(path, encoded.tobytes())
     return path
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path`` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as handle:  # Plain open (not mkstemp) so the file gets the usual umask permissions.
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import os
 import random
 import re
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from i2i.fileio import write_bytes_atomic
+
 STATE_PATTERN = re.compile(r"^state_(\d{8})\.pt$")
 
 
@@ -18,25 +19,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint cannot be read or does not match the networks being trained; the message says why."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def atomic_torch_save(obj: Any, path: Path) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_bytes_atomic(path, buffer.getvalue(), fsync=True)
 
 
 def safe_torch_load(path: Path) -> Any:

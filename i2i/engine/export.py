@@ -20,7 +20,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from i2i.engine.checkpoint import CheckpointError, atomic_write_bytes, list_states, safe_torch_load
+from i2i.engine.checkpoint import CheckpointError, list_states, safe_torch_load
+from i2i.fileio import write_bytes_atomic
 
 FORMAT = "i2i-generator"
 CONFIG_NAME = "config.json"
@@ -41,7 +42,7 @@ def export_generator(net: nn.Module, folder: str | Path, *, architecture: str, k
               "direction": direction, "in_channels": kwargs.get("in_channels", 3),
               "out_channels": kwargs.get("out_channels", 3), "size_multiple": int(getattr(net, "size_multiple", 1)),
               **(extra or {})}
-    atomic_write_bytes(folder / CONFIG_NAME, json.dumps(config, indent=2).encode())
+    write_bytes_atomic(folder / CONFIG_NAME, json.dumps(config, indent=2).encode())
     return folder
 
 

@@ -10,7 +10,7 @@ from torch import Tensor
 from PIL import Image
 from torchvision.utils import make_grid
 
-from i2i.engine.checkpoint import atomic_write_bytes
+from i2i.fileio import write_bytes_atomic
 
 
 class Reporter:
@@ -52,7 +52,7 @@ class Reporter:
         path = self.samples_dir / f"step_{step:08d}.png"
         buffer = io.BytesIO()
         Image.fromarray((grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")).save(buffer, format="PNG")
-        atomic_write_bytes(path, buffer.getvalue())
+        write_bytes_atomic(path, buffer.getvalue())
         if self.writer is not None:
             self.writer.add_image("samples/" + "|".join(visuals), grid, step)
         return path
