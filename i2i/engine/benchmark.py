@@ -277,10 +277,6 @@ def time_steps(step: Callable[[], Any], warmup: int, steps: int, device: torch.d
     return times
 
 
-def _compile(module: nn.Module, mode: str) -> Callable:
-    return torch.compile(module, mode=mode)
-
-
 def _first_step_checked(step: Callable[[], Any], compiled: bool) -> None:
     """Run ``step`` once; a compile failure becomes a one-line RuntimeError."""
     if not compiled:
@@ -297,12 +293,8 @@ def _train_step_fn(cfg: Config, case: BenchmarkCase, device: torch.device, preci
                    options: BenchmarkOptions) -> Callable[[], Any]:
     algorithm: Algorithm = build_algorithm(cfg, device, precision)
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
-    if options.channels_last:
-        for net in algorithm.nets.values():
-            net.to(memory_format=torch.channels_last)
-    if options.compile:
-        algorithm.wrap(lambda name, net: _compile(net, options.compile_mode),
-                       lambda name, net: _compile(net, options.compile_mode))
+    algorithm.prepare(channels_last=options.channels_last,
+                      compile_mode=options.compile_mode if options.compile else None)
     algorithm.train()
     inputs = _random_batch(cfg, case.batch, case.resolution, device, memory_format)
     return lambda: algorithm.train_step(inputs)
@@ -314,7 +306,7 @@ def _inference_step_fn(cfg: Config, case: BenchmarkCase, device: torch.device, p
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
     if options.channels_last:
         net.to(memory_format=torch.channels_last)
-    run = _compile(net, options.compile_mode) if options.compile else net
+    run = torch.compile(net, mode=options.compile_mode) if options.compile else net
     image = _random_batch(cfg, case.batch, case.resolution, device, memory_format)["A"]
 
     def step() -> Tensor:

@@ -125,26 +125,18 @@ class Trainer:
 
     def _prepare_networks(self) -> None:
         cfg, algo = self.cfg, self.algorithm
-        if cfg.train.channels_last:
-            for net in algo.nets.values():
-                net.to(memory_format=torch.channels_last)
         if cfg.train.sync_batchnorm and self.dist.enabled:
             if self.device.type == "cuda":
                 for name in list(algo.nets):
                     algo.nets[name] = nn.SyncBatchNorm.convert_sync_batchnorm(algo.nets[name])
             else:
                 warnings.warn("train.sync_batchnorm needs CUDA; ignored on the CPU", stacklevel=2)
-
-        def compiled(module):
-            return torch.compile(module, mode=cfg.train.compile_mode) if cfg.train.compile else module
-
-        def trained(name: str, net: nn.Module):
-            if not self.dist.enabled:
-                return compiled(net)
+        wrap_trained = None
+        if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            return compiled(DistributedDataParallel(net, device_ids=ids))
-
-        algo.wrap(trained, lambda name, net: compiled(net))
+            wrap_trained = lambda net: DistributedDataParallel(net, device_ids=ids)  # noqa: E731
+        algo.prepare(channels_last=cfg.train.channels_last,
+                     compile_mode=cfg.train.compile_mode if cfg.train.compile else None, wrap_trained=wrap_trained)
 
     def _make_sample_batch(self) -> dict[str, Tensor]:
         """A fixed batch of up to 4 images for the sample grids (validation images when there are some)."""

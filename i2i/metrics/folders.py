@@ -13,17 +13,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from i2i.data.io import is_image_file, load_image
+from i2i.data.io import list_images as list_image_files
+from i2i.data.io import load_image
 
 ImageSetLike = str | Path | Tensor
 
 
 def list_images(folder: str | Path, *, what: str = "images") -> list[Path]:
     """Sorted image files directly inside ``folder``; ``what`` names the folder's role in error messages."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{what}: folder '{folder}' does not exist")
-    return sorted(path for path in folder.iterdir() if path.is_file() and is_image_file(path))
+    try:
+        return list_image_files(folder).paths
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{what}: {err}") from None
 
 
 def read_image(path: str | Path) -> Tensor:
