@@ -28,6 +28,7 @@ from i2i.algorithms import build_algorithm
 from i2i.algorithms.base import Algorithm, generator_spec
 from i2i.config import Config, load_config
 from i2i.engine.precision import Precision, resolve_precision
+from i2i.errors import first_line
 from i2i.models import init_weights
 from i2i.registry import nearest
 
@@ -285,8 +286,7 @@ def _first_step_checked(step: Callable[[], Any], compiled: bool) -> None:
     try:
         step()
     except Exception as err:  # noqa: BLE001 - compile errors come in many types.
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise RuntimeError(f"--compile: torch.compile failed ({first[:200]}); run with --no-compile") from err
+        raise RuntimeError(f"--compile: torch.compile failed ({first_line(err)}); run with --no-compile") from err
 
 
 def _train_step_fn(cfg: Config, case: BenchmarkCase, device: torch.device, precision: Precision,

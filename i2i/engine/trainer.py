@@ -23,6 +23,7 @@ from i2i.engine.export import export_generator
 from i2i.engine.precision import Precision, resolve_precision
 from i2i.engine.reporting import Reporter
 from i2i.engine.schedule import build_schedulers
+from i2i.errors import first_line
 
 
 class TrainingError(RuntimeError):
@@ -301,8 +302,7 @@ class Trainer:
         try:
             return self.algorithm.train_step(batch)
         except Exception as err:  # noqa: BLE001 - compile errors come in many types.
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise TrainingError(f"train.compile: torch.compile failed ({first[:200]}); "
+            raise TrainingError(f"train.compile: torch.compile failed ({first_line(err)}); "
                                 "set train.compile=false to turn it off") from err
 
     @staticmethod

@@ -21,6 +21,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from i2i.data.io import is_image_file, list_images, load_image, save_image
+from i2i.errors import first_line
 
 if TYPE_CHECKING:
     from i2i.inference.translator import Translator
@@ -234,8 +235,7 @@ class _Batcher:
             height, width = group[0]["pixels"].shape[:2]
             self.done(group, None, f"out of memory at {height}x{width} px; use --tile 512 or a smaller --batch-size")
         except (RuntimeError, ValueError) as err:
-            first_line = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
-            self.done(group, None, f"translation failed ({first_line})")
+            self.done(group, None, f"translation failed ({first_line(err)})")
         else:
             self.done(group, outputs, None)
 
