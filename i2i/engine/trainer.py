@@ -281,13 +281,13 @@ class Trainer:
             self.step += 1
             self.batch_in_epoch += 1
             images += batch["A"].size(0) * self.dist.world_size
+            values = self._periodic(logs)
             if progress is not None:
                 progress.update(1)
-                if self.step % max(1, min(10, self.cfg.train.log_every)) == 0:
+                if values is not None and self.step % max(1, min(10, self.cfg.train.log_every)) == 0:
                     rate = images / max(1e-9, time.perf_counter() - tic)
                     progress.set_postfix_str(f"ep {self.epoch + 1}/{self.total_epochs} {rate:.1f} img/s " +
-                                             " ".join(f"{k} {v:.3f}" for k, v in self._floats(logs).items()))
-            self._periodic(logs)
+                                             " ".join(f"{k} {v:.3f}" for k, v in values.items()))
             if self.stop_requested or self._finished():
                 break
         else:
@@ -305,26 +305,30 @@ class Trainer:
             raise TrainingError(f"train.compile: torch.compile failed ({first_line(err)}); "
                                 "set train.compile=false to turn it off") from err
 
-    @staticmethod
-    def _floats(logs: dict[str, Tensor]) -> dict[str, float]:
-        return {k: float(v) for k, v in logs.items()}
-
-    def _check_finite(self, logs: dict[str, Tensor]) -> None:
-        for name, value in self._floats(logs).items():
+    def _check_finite(self, values: dict[str, float]) -> None:
+        for name, value in values.items():
             if not math.isfinite(value):
                 states = ckpt.list_states(self.run_dir / "checkpoints")
                 kept = f"last good checkpoint: {states[-1]}" if states else "no checkpoint was written yet"
                 raise TrainingError(f"step {self.step}: loss '{name}' is {value}; stopping ({kept})")
 
-    def _periodic(self, logs: dict[str, Tensor]) -> None:
+    def _periodic(self, logs: dict[str, Tensor]) -> dict[str, float] | None:
+        """Checks, logs, sample grids, evaluation and checkpoints due at this step.
+
+        Returns:
+            The losses as floats when they were read this step (every step on the CPU; on a GPU only at log and
+            checkpoint steps, since reading them waits for the GPU), else None.
+        """
         cfg = self.cfg.train
         due = {name: self.step % every == 0 for name, every in
                (("log", cfg.log_every), ("image", cfg.image_every), ("ckpt", cfg.ckpt_every))}
+        values = None
         if self.device.type == "cpu" or due["log"] or due["ckpt"]:
-            self._check_finite(logs)
+            values = {k: float(v) for k, v in logs.items()}
+            self._check_finite(values)
         if self.reporter is not None and due["log"]:
             lrs = {f"lr_{n}": opt.param_groups[0]["lr"] for n, opt in self.algorithm.optimizers.items()}
-            self.reporter.scalars(self.step, {**self._floats(logs), **lrs, "epoch": self.epoch + 1}, prefix="")
+            self.reporter.scalars(self.step, {**values, **lrs, "epoch": self.epoch + 1}, prefix="")
         if self.reporter is not None and due["image"]:
             self.algorithm.train(False)
             self.reporter.images(self.step, self.algorithm.translate_visuals(self.sample_batch))
@@ -333,6 +337,7 @@ class Trainer:
             self.evaluate()
         if due["ckpt"]:
             self.save_checkpoint()
+        return values
 
     def evaluate(self) -> dict[str, float]:
         """Validation metrics of the first generator; keeps ``export_best/`` by ``eval.best_metric`` (rank 0)."""
