@@ -15,9 +15,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "build_generator": "i2i.models",
     "build_discriminator": "i2i.models",
-    "load_generator": "i2i.engine.export",
-    "load_generator_with_config": "i2i.engine.export",
-    "export_generator": "i2i.engine.export",
+    "load_generator": "i2i.export",
+    "load_generator_with_config": "i2i.export",
+    "export_generator": "i2i.export",
     "Translator": "i2i.inference",
     "load_config": "i2i.config",
     "Trainer": "i2i.engine.trainer",

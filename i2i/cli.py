@@ -6,7 +6,7 @@ import sys
 from typing import Callable
 
 from i2i.config import ConfigError
-from i2i.engine.checkpoint import CheckpointError
+from i2i.checkpoint import CheckpointError
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, ValueError, FileNotFoundError, KeyError, RuntimeError)
 

@@ -1,8 +1,12 @@
 """Typed training configuration: dataclasses loaded from YAML, validated, with dotted ``key=value`` overrides.
 
-A config file mirrors :class:`Config`: top-level keys ``name``, ``seed``, ``device``, ``output_dir`` and the sections
-``model``, ``loss``, ``optim``, ``data``, ``train`` and ``eval``. Unknown keys fail with the nearest valid key; values
-of the wrong type or outside a ``Literal`` choice fail with the key's name and the allowed values.
+A config file mirrors :class:`Config`: top-level keys ``name``, ``seed``, ``device``, ``output_dir``, the sections
+``model``, ``loss``, ``optim``, ``data``, ``train`` and ``eval``, and one section named after ``model.algorithm``
+holding that algorithm's own options (e.g. ``pix2pix: {lambda_l1: 100}``), typed by the dataclass the algorithm
+declares (``Algorithm.Options``). Names of algorithms, dataset layouts, networks and GAN losses are checked against
+their registries, so a plug-in registered anywhere is known here without an edit. Unknown keys fail with the
+nearest valid key; values of the wrong type or outside a ``Literal`` choice fail with the key's name and the allowed
+values; keys that moved fail naming their new place.
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import dataclasses
 import json
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +35,7 @@ class ConfigError(ValueError):
 class ModelConfig:
     """Which algorithm and networks to build. ``n_blocks``/``num_downs`` apply to the generic ``resnet``/``unet``."""
 
-    algorithm: Literal["pix2pix", "cyclegan"] = "pix2pix"
+    algorithm: str = "pix2pix"
     generator: str = "unet_256"
     n_blocks: int = 9
     num_downs: int = 8
@@ -46,17 +51,23 @@ class ModelConfig:
     init: Literal["normal", "xavier", "kaiming", "orthogonal"] = "normal"
     init_gain: float = 0.02
 
+    def generator_settings(self) -> dict[str, Any]:
+        """Constructor keywords a generator may take, by their names in the networks (each takes what it accepts)."""
+        return {"ngf": self.ngf, "norm": self.norm, "use_dropout": self.dropout, "upsample": self.upsample,
+                "n_blocks": self.n_blocks, "num_downs": self.num_downs}
+
+    def discriminator_settings(self) -> dict[str, Any]:
+        """Constructor keywords a discriminator may take (``norm_d: same`` resolves to the generator's norm)."""
+        return {"ndf": self.ndf, "norm": self.norm if self.norm_d == "same" else self.norm_d,
+                "spectral_norm": self.spectral_norm, "n_layers": self.n_layers_d}
+
 
 @dataclass
 class LossConfig:
-    """Loss weights. ``lambda_identity`` is relative to ``lambda_cycle`` as in the CycleGAN paper."""
+    """The adversarial objective shared by every algorithm; algorithm-specific weights live in its own section."""
 
-    gan_mode: Literal["vanilla", "lsgan", "hinge", "wgangp"] = "vanilla"
-    lambda_l1: float = 100.0
-    lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5
+    gan_mode: str = "vanilla"
     gp_weight: float = 10.0
-    pool_size: int = 50
 
 
 @dataclass
@@ -93,6 +104,7 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     tensorboard: bool = True
+    ema: float | None = None
 
 
 @dataclass
@@ -123,13 +135,34 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    options: Any = None  # the algorithm's Options instance; YAML section named after model.algorithm
 
     @property
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.name
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        values = {f.name: dataclasses.asdict(getattr(self, f.name)) if dataclasses.is_dataclass(getattr(self, f.name))
+                  else getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "options"}
+        if self.options is not None:
+            values[self.model.algorithm] = dataclasses.asdict(self.options)
+        return values
+
+
+def _algorithms():
+    from i2i.algorithms import ALGORITHMS
+
+    return ALGORITHMS
+
+
+def _moved_keys() -> dict[str, str]:
+    """Old dotted key -> its new place, collected from every registered algorithm's ``Options.moved_from``."""
+    moved = {}
+    registry = _algorithms()
+    for name in registry.names():
+        for old, new in getattr(registry.get(name).Options, "moved_from", {}).items():
+            moved[old] = f"{name}.{new}"
+    return moved
 
 
 # Loading and validation.
@@ -181,6 +214,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 
 
 def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, checking every key and value (``prefix`` names the section)."""
     if not isinstance(values, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {values!r}")
     hints = typing.get_type_hints(cls)
@@ -188,6 +222,9 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     kwargs = {}
     for key, value in values.items():
         if key not in names:
+            moved = _moved_keys().get(f"{prefix}{key}")
+            if moved:
+                raise ConfigError(f"'{prefix}{key}' has moved to '{moved}'; rename the key in your config")
             raise ConfigError(f"unknown key '{prefix}{key}'{nearest(str(key), names)}; valid keys: {', '.join(names)}")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
@@ -197,15 +234,41 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
+def _build_config(values: dict[str, Any]) -> Config:
+    """Build :class:`Config`; the section named after ``model.algorithm`` becomes that algorithm's typed options."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"config: expected a mapping of keys at the top level, got {values!r}")
+    registry = _algorithms()
+    algorithm = (values.get("model") or {}).get("algorithm", ModelConfig.algorithm) \
+        if isinstance(values.get("model") or {}, dict) else ModelConfig.algorithm
+    _check_name("model.algorithm", algorithm, registry)
+    sections = {key: values[key] for key in list(values) if key in registry}
+    for key in sections:
+        if key != algorithm:  # e.g. a pix2pix config run with model.algorithm=cyclegan
+            warnings.warn(f"section '{key}' is ignored: it holds options of algorithm '{key}', but model.algorithm "
+                          f"is '{algorithm}'", stacklevel=3)
+    cfg = _build(Config, {k: v for k, v in values.items() if k not in sections}, "")
+    cfg.options = _build(registry.get(algorithm).Options, sections.get(algorithm) or {}, f"{algorithm}.")
+    return cfg
+
+
+def _check_name(key: str, value: Any, registry) -> None:
+    if not isinstance(value, str) or value not in registry:
+        raise ConfigError(f"{key}: unknown '{value}'{nearest(str(value), registry.names())}; "
+                          f"valid: {', '.join(registry.names())}")
+
+
 def _validate(cfg: Config) -> None:
     """Cross-field and registry checks that the type hints cannot express."""
+    from i2i.data import DATASETS
+    from i2i.losses import GAN_LOSSES
     from i2i.models import DISCRIMINATORS, GENERATORS
 
     for key, registry, value in (("model.generator", GENERATORS, cfg.model.generator),
-                                 ("model.discriminator", DISCRIMINATORS, cfg.model.discriminator)):
-        if value not in registry:
-            raise ConfigError(f"{key}: unknown '{value}'{nearest(value, registry.names())}; "
-                              f"valid: {', '.join(registry.names())}")
+                                 ("model.discriminator", DISCRIMINATORS, cfg.model.discriminator),
+                                 ("loss.gan_mode", GAN_LOSSES, cfg.loss.gan_mode),
+                                 ("data.dataset", DATASETS, cfg.data.dataset)):
+        _check_name(key, value, registry)
     positive = {"model.ngf": cfg.model.ngf, "model.ndf": cfg.model.ndf, "optim.lr": cfg.optim.lr,
                 "train.grad_accum": cfg.train.grad_accum, "train.log_every": cfg.train.log_every,
                 "train.image_every": cfg.train.image_every, "train.ckpt_every": cfg.train.ckpt_every,
@@ -218,8 +281,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("optim.n_epochs/optim.n_epochs_decay: must be >= 0 and not both 0")
     if cfg.train.max_steps is not None and cfg.train.max_steps <= 0:
         raise ConfigError(f"train.max_steps: must be > 0 or null, got {cfg.train.max_steps}")
-    if cfg.loss.pool_size < 0:
-        raise ConfigError(f"loss.pool_size: must be >= 0, got {cfg.loss.pool_size}")
+    if cfg.train.ema is not None and not 0.0 < cfg.train.ema < 1.0:
+        raise ConfigError(f"train.ema: the EMA decay must be in (0, 1), e.g. 0.999 (or null for no EMA), "
+                          f"got {cfg.train.ema}")
     if not 0.0 <= cfg.eval.val_fraction < 1.0:
         raise ConfigError(f"eval.val_fraction: must be in [0, 1), got {cfg.eval.val_fraction}")
     known_metrics = ["l1", "psnr", "ssim", "fid", "kid"]
@@ -229,12 +293,16 @@ def _validate(cfg: Config) -> None:
                               f"valid: {', '.join(known_metrics)}")
     if cfg.eval.best_metric not in cfg.eval.metrics:
         raise ConfigError(f"eval.best_metric: '{cfg.eval.best_metric}' is not in eval.metrics {cfg.eval.metrics}")
-    if cfg.model.algorithm == "cyclegan" and cfg.data.dataset not in ("unaligned", "aligned", "paired"):
-        raise ConfigError(f"data.dataset: cyclegan needs two domains; '{cfg.data.dataset}' has one")
-    if cfg.model.algorithm == "pix2pix" and cfg.data.dataset not in ("aligned", "paired"):
-        raise ConfigError(f"data.dataset: pix2pix needs paired data (aligned or paired), got '{cfg.data.dataset}'")
-    if cfg.model.algorithm == "cyclegan" and cfg.loss.lambda_identity > 0 and cfg.data.input_nc != cfg.data.output_nc:
-        raise ConfigError("loss.lambda_identity: identity loss needs data.input_nc == data.output_nc; set it to 0")
+    algorithm = _algorithms().get(cfg.model.algorithm)
+    needs = algorithm.data_kind
+    layouts = [name for name in DATASETS.names() if needs in DATASETS.get(name).provides]
+    if needs not in DATASETS.get(cfg.data.dataset).provides:
+        raise ConfigError(f"data.dataset: {cfg.model.algorithm} needs {needs} data, which '{cfg.data.dataset}' does "
+                          f"not provide; use one of: {', '.join(layouts)}")
+    try:
+        algorithm.validate(cfg.options, cfg)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if hasattr(cfg.data, "validate"):
         try:
             cfg.data.validate()
@@ -293,7 +361,7 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
             if not isinstance(node, dict):
                 raise ConfigError(f"override '{text}': '{part}' is not a section")
         node[keys[-1]] = value
-    cfg = _build(Config, values, "")
+    cfg = _build_config(values)
     _validate(cfg)
     return cfg
 

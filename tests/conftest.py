@@ -36,5 +36,5 @@ def tiny_config(tmp_path: Path, algorithm: str, root: Path, *extra: str) -> list
         specific = ["model.algorithm=pix2pix", "model.generator=unet", "model.num_downs=5", "data.dataset=aligned"]
     else:
         specific = ["model.algorithm=cyclegan", "model.generator=resnet_6blocks", "model.norm=instance",
-                    "model.dropout=false", "loss.gan_mode=lsgan", "data.dataset=unaligned", "loss.pool_size=3"]
+                    "model.dropout=false", "loss.gan_mode=lsgan", "data.dataset=unaligned", "cyclegan.pool_size=3"]
     return common + specific + list(extra)

@@ -5,8 +5,8 @@ import pickle
 import pytest
 import torch
 
-from i2i.engine.checkpoint import CheckpointError, safe_torch_load
-from i2i.engine.export import export_generator, load_generator
+from i2i.checkpoint import CheckpointError, safe_torch_load
+from i2i.export import export_generator, load_generator
 from i2i.models import build_generator
 
 

@@ -22,11 +22,11 @@ def test_bare_name_is_looked_up_in_configs():
 
 def test_paper_settings():
     cyc = load_config("cyclegan_horse2zebra")
-    assert (cyc.model.norm, cyc.loss.pool_size, cyc.loss.lambda_identity) == ("instance", 50, 0.5)
+    assert (cyc.model.norm, cyc.options.pool_size, cyc.options.lambda_identity) == ("instance", 50, 0.5)
     assert (cyc.data.load_size, cyc.data.crop_size, cyc.model.generator) == (286, 256, "resnet_9blocks")
     assert (cyc.optim.n_epochs, cyc.optim.n_epochs_decay, cyc.data.batch_size) == (100, 100, 1)
     p2p = load_config("pix2pix_facades")
-    assert (p2p.model.generator, p2p.model.norm, p2p.loss.gan_mode, p2p.loss.lambda_l1) == ("unet_256", "batch",
+    assert (p2p.model.generator, p2p.model.norm, p2p.loss.gan_mode, p2p.options.lambda_l1) == ("unet_256", "batch",
                                                                                           "vanilla", 100.0)
     assert p2p.data.direction == "BtoA"
 
@@ -39,7 +39,14 @@ def test_overrides_are_typed():
 @pytest.mark.parametrize("override, message", [
     ("train.max_stpes=3", "unknown key 'train.max_stpes' (did you mean 'max_steps'?)"),
     ("modle.ngf=3", "unknown key 'modle' (did you mean 'model'?)"),
-    ("loss.gan_mode=lsgann", "loss.gan_mode: 'lsgann' is not allowed (did you mean 'lsgan'?)"),
+    ("loss.gan_mode=lsgann", "loss.gan_mode: unknown 'lsgann' (did you mean 'lsgan'?)"),
+    ("model.algorithm=pix2pxi", "model.algorithm: unknown 'pix2pxi' (did you mean 'pix2pix'?); valid: cyclegan"),
+    ("data.dataset=alinged", "data.dataset: unknown 'alinged' (did you mean 'aligned'?)"),
+    ("data.dataset=single", "data.dataset: pix2pix needs paired data, which 'single' does not provide; use one of"),
+    ("loss.lambda_l1=10", "'loss.lambda_l1' has moved to 'pix2pix.lambda_l1'"),
+    ("pix2pix.lambda_l2=3", "unknown key 'pix2pix.lambda_l2' (did you mean 'lambda_l1'?)"),
+    ("train.ema=1.5", "train.ema: the EMA decay must be in (0, 1)"),
+    ("train.ema=0", "train.ema: the EMA decay must be in (0, 1)"),
     ("data.input_nc=2", "data.input_nc: 2 is not allowed"),
     ("optim.lr=fast", "optim.lr: expected float"),
     ("model.generator=resnet_9block", "model.generator: unknown 'resnet_9block' (did you mean 'resnet_9blocks'?)"),

@@ -31,7 +31,7 @@ def _run(out: Path, nproc: int, args: list[str]) -> dict[str, torch.Tensor]:
 def test_ddp_matches_single_process(tmp_path, unpaired_root):
     # Serial pairing, no flips, no pool: both runs see the same images per step; instance norm is per image.
     args = tiny_config(tmp_path, "cyclegan", unpaired_root, "train.max_steps=3", "data.batch_size=2",
-                       "data.serial_batches=true", "data.flip=false", "data.preprocess=none", "loss.pool_size=0")
+                       "data.serial_batches=true", "data.flip=false", "data.preprocess=none", "cyclegan.pool_size=0")
     ddp = _run(tmp_path / "ddp", 2, args + [f"output_dir={tmp_path / 'ddp'}"])
     for key, value in ddp[0].items():
         assert torch.equal(value, ddp[1][key]), f"ranks differ at {key}"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i.engine.export import export_generator, load_generator_with_config
+from i2i.export import export_generator, load_generator_with_config
 from i2i.inference import export_formats
 from i2i.inference.export_formats import check_shapes, export_model
 from i2i.models import build_generator

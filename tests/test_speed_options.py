@@ -6,7 +6,7 @@ import torch
 
 from conftest import tiny_config
 from i2i.config import load_config
-from i2i.engine.precision import Precision, resolve_precision
+from i2i.runtime import Precision, resolve_precision
 from i2i.engine.trainer import Trainer, TrainingError
 
 

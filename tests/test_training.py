@@ -13,8 +13,8 @@ import torch
 
 from conftest import tiny_config
 from i2i.config import load_config
-from i2i.engine.checkpoint import CheckpointError, list_states
-from i2i.engine.export import load_generator, load_generator_with_config
+from i2i.checkpoint import CheckpointError, list_states
+from i2i.export import load_generator, load_generator_with_config
 from i2i.engine.trainer import Trainer, TrainingError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i.engine.export import export_generator
+from i2i.export import export_generator
 from i2i.inference import Translator
 from i2i.models import build_generator
 

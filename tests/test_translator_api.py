@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i.engine.checkpoint import CheckpointError
-from i2i.engine.export import export_generator
+from i2i.checkpoint import CheckpointError
+from i2i.export import export_generator
 from i2i.inference import Translator
 from i2i.inference.tiling import pad_to_multiple, translate_padded
 from i2i.models import build_discriminator, build_generator

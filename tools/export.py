@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def export() -> int:
-        from i2i.engine.export import load_generator_with_config
+        from i2i.export import load_generator_with_config
         from i2i.inference.export_formats import TOLERANCE, export_model
         from i2i.inference.zoo import fetch
 

@@ -2,16 +2,33 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import torch
+from torch import Tensor, nn
 
-from torch import Tensor
-
-from i2i.algorithms.base import (Algorithm, GeneratorSpec, LossLog, build_patch_discriminator, generator_spec,
-                                 make_adam, set_requires_grad, split_batch)
+from i2i.algorithms.base import Algorithm, BuildContext, GeneratorSpec, LossLog, set_requires_grad, split_batch
 from i2i.algorithms.image_pool import ImagePool
-from i2i.losses import cycle_loss, gradient_penalty, identity_loss
+from i2i.losses import cycle_loss, identity_loss
+
+
+@dataclass
+class CycleGANOptions:
+    """The ``cyclegan`` config section.
+
+    Attributes:
+        lambda_cycle: weight of each direction's cycle-consistency L1 (10 in the paper).
+        lambda_identity: identity-loss weight relative to ``lambda_cycle`` (0.5; 0 turns it off).
+        pool_size: images kept in each history pool of fakes shown to the discriminators (0: no pool).
+    """
+
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 50
+
+    moved_from = {"loss.lambda_cycle": "lambda_cycle", "loss.lambda_identity": "lambda_identity",
+                  "loss.pool_size": "pool_size"}
 
 
 class CycleGAN(Algorithm):
@@ -22,23 +39,34 @@ class CycleGAN(Algorithm):
     for both discriminators.
     """
 
-    def __init__(self, cfg, device, precision) -> None:
-        super().__init__(cfg, device, precision)
-        in_nc, out_nc = cfg.data.input_nc, cfg.data.output_nc
-        self.specs = {"G_A": generator_spec(cfg, in_nc, out_nc, "AtoB"),
-                      "G_B": generator_spec(cfg, out_nc, in_nc, "BtoA")}
+    Options = CycleGANOptions
+    data_kind = "unpaired"
+
+    @classmethod
+    def validate(cls, options: CycleGANOptions, cfg: Any) -> None:
+        if options.pool_size < 0:
+            raise ValueError(f"cyclegan.pool_size: must be >= 0, got {options.pool_size}")
+        if options.lambda_identity > 0 and cfg.data.input_nc != cfg.data.output_nc:
+            raise ValueError("cyclegan.lambda_identity: identity loss needs data.input_nc == data.output_nc; "
+                             "set it to 0")
+
+    def __init__(self, options: CycleGANOptions, ctx: BuildContext) -> None:
+        super().__init__(options, ctx)
+        in_nc, out_nc = ctx.in_channels, ctx.out_channels
+        self.specs = {"G_A": ctx.networks.generator_spec(in_nc, out_nc, "AtoB"),
+                      "G_B": ctx.networks.generator_spec(out_nc, in_nc, "BtoA")}
         for name, spec in self.specs.items():
-            self._add_net(name, spec.build())
-        self._add_net("D_A", build_patch_discriminator(cfg, out_nc))
-        self._add_net("D_B", build_patch_discriminator(cfg, in_nc))
-        self.pools = {"fake_A": ImagePool(cfg.loss.pool_size), "fake_B": ImagePool(cfg.loss.pool_size)}
+            self.add_net(name, spec.build())
+        self.add_net("D_A", ctx.networks.build_discriminator(out_nc))
+        self.add_net("D_B", ctx.networks.build_discriminator(in_nc))
+        self.pools = {"fake_A": ImagePool(options.pool_size), "fake_B": ImagePool(options.pool_size)}
         self.optimizers = {
-            "G": make_adam(itertools.chain(self.nets["G_A"].parameters(), self.nets["G_B"].parameters()), cfg, device),
-            "D": make_adam(itertools.chain(self.nets["D_A"].parameters(), self.nets["D_B"].parameters()), cfg, device),
+            "G": ctx.make_optimizer(itertools.chain(self.nets["G_A"].parameters(), self.nets["G_B"].parameters())),
+            "D": ctx.make_optimizer(itertools.chain(self.nets["D_A"].parameters(), self.nets["D_B"].parameters())),
         }
 
     def _generator_losses(self, real_a: Tensor, real_b: Tensor) -> tuple[dict[str, Tensor], Tensor, Tensor]:
-        run, frozen, loss_cfg = self.run, self.frozen_run, self.cfg.loss
+        run, frozen, loss_cfg = self.run, self.frozen_run, self.options
         fake_b = run["G_A"](real_a)
         rec_a = run["G_B"](fake_b)
         fake_a = run["G_B"](real_b)
@@ -53,12 +81,6 @@ class CycleGAN(Algorithm):
             losses["idt_A"] = identity_loss(run["G_A"](real_b), real_b, loss_cfg.lambda_cycle, loss_cfg.lambda_identity)
             losses["idt_B"] = identity_loss(run["G_B"](real_a), real_a, loss_cfg.lambda_cycle, loss_cfg.lambda_identity)
         return losses, fake_a.detach(), fake_b.detach()
-
-    def _discriminator_loss(self, name: str, real: Tensor, fake: Tensor) -> Tensor:
-        loss = self.gan_loss.d_loss(self.run[name](real), self.run[name](fake))
-        if self.gan_loss.mode == "wgangp":
-            loss = loss + gradient_penalty(self.run[name], real, fake, self.cfg.loss.gp_weight)
-        return loss
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         chunks = split_batch(batch, self.grad_accum)
@@ -84,8 +106,8 @@ class CycleGAN(Algorithm):
         self.optimizers["D"].zero_grad(set_to_none=True)
         for c, (fake_a, fake_b) in zip(chunks, fakes):
             with self.precision.autocast():
-                loss_d_a = self._discriminator_loss("D_A", c["B"], self.pools["fake_B"].query(fake_b))
-                loss_d_b = self._discriminator_loss("D_B", c["A"], self.pools["fake_A"].query(fake_a))
+                loss_d_a = self.discriminator_loss("D_A", c["B"], self.pools["fake_B"].query(fake_b))
+                loss_d_b = self.discriminator_loss("D_B", c["A"], self.pools["fake_A"].query(fake_a))
             logs.add("D_A", loss_d_a)
             logs.add("D_B", loss_d_b)
             self.precision.backward((loss_d_a + loss_d_b) / k, "D")
@@ -93,12 +115,13 @@ class CycleGAN(Algorithm):
         return logs
 
     @torch.no_grad()
-    def translate_visuals(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+    def translate_visuals(self, batch: dict[str, Any], generators: Mapping[str, nn.Module]) -> dict[str, Tensor]:
+        g_a, g_b = generators["G_A"], generators["G_B"]
         with self.precision.autocast():
-            fake_b = self.nets["G_A"](batch["A"])
-            rec_a = self.nets["G_B"](fake_b)
-            fake_a = self.nets["G_B"](batch["B"])
-            rec_b = self.nets["G_A"](fake_a)
+            fake_b = g_a(batch["A"])
+            rec_a = g_b(fake_b)
+            fake_a = g_b(batch["B"])
+            rec_b = g_a(fake_a)
         images = {"real_A": batch["A"], "fake_B": fake_b, "rec_A": rec_a,
                   "real_B": batch["B"], "fake_A": fake_a, "rec_B": rec_b}
         return {name: image.float() for name, image in images.items()}

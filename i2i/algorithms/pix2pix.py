@@ -2,14 +2,27 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from i2i.algorithms.base import (Algorithm, GeneratorSpec, LossLog, build_patch_discriminator, generator_spec,
-                                 make_adam, set_requires_grad, split_batch)
-from i2i.losses import gradient_penalty, l1_loss
+from i2i.algorithms.base import Algorithm, BuildContext, GeneratorSpec, LossLog, set_requires_grad, split_batch
+from i2i.losses import l1_loss
+
+
+@dataclass
+class Pix2PixOptions:
+    """The ``pix2pix`` config section.
+
+    Attributes:
+        lambda_l1: weight of the L1 term between fake and real B (100 in the paper).
+    """
+
+    lambda_l1: float = 100.0
+
+    moved_from = {"loss.lambda_l1": "lambda_l1"}
 
 
 class Pix2Pix(Algorithm):
@@ -19,23 +32,19 @@ class Pix2Pix(Algorithm):
     frozen. With ``train.grad_accum`` k > 1 the batch is split in k micro-batches and G runs again in the G phase.
     """
 
-    def __init__(self, cfg, device, precision) -> None:
-        super().__init__(cfg, device, precision)
-        self.spec = generator_spec(cfg, cfg.data.input_nc, cfg.data.output_nc, "AtoB")
-        self._add_net("G", self.spec.build())
-        self._add_net("D", build_patch_discriminator(cfg, cfg.data.input_nc + cfg.data.output_nc))
-        self.optimizers = {"G": make_adam(self.nets["G"].parameters(), cfg, device),
-                           "D": make_adam(self.nets["D"].parameters(), cfg, device)}
+    Options = Pix2PixOptions
+    data_kind = "paired"
+
+    def __init__(self, options: Pix2PixOptions, ctx: BuildContext) -> None:
+        super().__init__(options, ctx)
+        self.spec = ctx.networks.generator_spec(ctx.in_channels, ctx.out_channels, "AtoB")
+        self.add_net("G", self.spec.build())
+        self.add_net("D", ctx.networks.build_discriminator(ctx.in_channels + ctx.out_channels))
+        self.optimizers = {"G": ctx.make_optimizer(self.nets["G"].parameters()),
+                           "D": ctx.make_optimizer(self.nets["D"].parameters())}
 
     def _d_loss(self, real_a: Tensor, real_b: Tensor, fake_b: Tensor) -> Tensor:
-        fake_pair = torch.cat([real_a, fake_b], 1)
-        real_pair = torch.cat([real_a, real_b], 1)
-        pred_fake = self.run["D"](fake_pair)
-        pred_real = self.run["D"](real_pair)
-        loss = self.gan_loss.d_loss(pred_real, pred_fake)
-        if self.gan_loss.mode == "wgangp":
-            loss = loss + gradient_penalty(self.run["D"], real_pair, fake_pair, self.cfg.loss.gp_weight)
-        return loss
+        return self.discriminator_loss("D", torch.cat([real_a, real_b], 1), torch.cat([real_a, fake_b], 1))
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         chunks = split_batch(batch, self.grad_accum)
@@ -64,7 +73,7 @@ class Pix2Pix(Algorithm):
                 if k > 1:
                     fake_b = self.run["G"](c["A"])
                 loss_gan = self.gan_loss.g_loss(self.frozen_run["D"](torch.cat([c["A"], fake_b], 1)))
-                loss_l1 = l1_loss(fake_b, c["B"]) * self.cfg.loss.lambda_l1
+                loss_l1 = l1_loss(fake_b, c["B"]) * self.options.lambda_l1
             logs.add("G_GAN", loss_gan)
             logs.add("G_L1", loss_l1)
             self.precision.backward((loss_gan + loss_l1) / k, "G")
@@ -73,9 +82,9 @@ class Pix2Pix(Algorithm):
         return logs
 
     @torch.no_grad()
-    def translate_visuals(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+    def translate_visuals(self, batch: dict[str, Any], generators: Mapping[str, nn.Module]) -> dict[str, Tensor]:
         with self.precision.autocast():
-            fake_b = self.nets["G"](batch["A"]).float()
+            fake_b = generators["G"](batch["A"]).float()
         return {"real_A": batch["A"], "fake_B": fake_b, "real_B": batch["B"]}
 
     def generator_specs(self) -> dict[str, GeneratorSpec]:

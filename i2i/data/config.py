@@ -47,7 +47,7 @@ class DataConfig:
             (see :class:`i2i.data.gpu_augment.PairedGPUAugment`). Needs a cropping ``preprocess``.
     """
 
-    dataset: Literal["aligned", "paired", "unaligned", "single"] = "aligned"
+    dataset: str = "aligned"
     root: str = "datasets/facades"
     phase: str = "train"
     synthetic: Literal["none", "paired", "unpaired"] = "none"

@@ -45,6 +45,10 @@ class ImageFolderDataset(Dataset):
             each worker counts its own.
     """
 
+    #: Kinds of training data the layout gives: "paired" (A and B of one scene), "unpaired" (an A and a B image),
+    #: "single" (A only). An algorithm's ``data_kind`` must be among them.
+    provides: frozenset[str] = frozenset()
+
     def __init__(self, cfg: DataConfig, *, train: bool = True) -> None:
         self.cfg = cfg
         self.train = train
@@ -105,6 +109,7 @@ def _load_channels(cfg: DataConfig) -> int:
 
 @DATASETS.register("aligned")
 class AlignedDataset(ImageFolderDataset):
+    provides = frozenset({"paired", "unpaired"})
     """Pairs stored as one image, A on the left half and B on the right (``root/<phase>/*``)."""
 
     def __init__(self, cfg: DataConfig, *, train: bool = True) -> None:
@@ -126,6 +131,7 @@ class AlignedDataset(ImageFolderDataset):
 
 @DATASETS.register("paired")
 class PairedFolderDataset(ImageFolderDataset):
+    provides = frozenset({"paired", "unpaired"})
     """Pairs stored as files of the same name (stem) in ``A/`` and ``B/`` folders.
 
     Folders: ``root/<phase>/A`` and ``root/<phase>/B``, or ``root/A`` and ``root/B`` when the former are missing.
@@ -176,6 +182,7 @@ def _match_by_stem(folder_a: Path, paths_a: list[Path], folder_b: Path, paths_b:
 
 @DATASETS.register("unaligned")
 class UnalignedDataset(ImageFolderDataset):
+    provides = frozenset({"unpaired"})
     """Two unrelated image sets ``root/<phase>A`` and ``root/<phase>B`` (CycleGAN).
 
     ``len`` is the larger set's size; item ``i`` takes A[i mod len(A)] and a random B (B[i mod len(B)] with
@@ -208,6 +215,7 @@ class UnalignedDataset(ImageFolderDataset):
 
 @DATASETS.register("single")
 class SingleDataset(ImageFolderDataset):
+    provides = frozenset({"single"})
     """One set of images (``root/<phase>`` when it exists, else ``root``), e.g. for inference; A side only."""
 
     def __init__(self, cfg: DataConfig, *, train: bool = True) -> None:

@@ -24,6 +24,7 @@ import torch
 from PIL import Image, ImageOps
 
 from i2i.fileio import write_bytes_atomic
+from i2i.pixels import to_uint8
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def tensor_to_image(image: torch.Tensor) -> np.ndarray:
     if image.ndim != 3:
         raise ValueError(f"expected a (C, H, W) tensor, got shape {tuple(image.shape)}")
     if image.dtype != torch.uint8:
-        image = ((image.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+        image = to_uint8(image)
     return image.permute(1, 2, 0).numpy()
 
 

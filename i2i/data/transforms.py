@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from i2i.data.config import DataConfig  # noqa: E402
+from i2i.pixels import from_uint8  # noqa: E402
 
 SIZE_MULTIPLE = 4
 
@@ -69,8 +70,7 @@ def build_compose(cfg: DataConfig, *, train: bool) -> A.Compose:
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W, C)`` uint8 -> ``(C, H, W)`` float32 in [-1, 1] (``x / 127.5 - 1``)."""
-    chw = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
-    return chw.float().div_(127.5).sub_(1.0)
+    return from_uint8(torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))))
 
 
 class PairTransform:

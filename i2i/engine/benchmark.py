@@ -24,10 +24,10 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from i2i.algorithms import build_algorithm
-from i2i.algorithms.base import Algorithm, generator_spec
+from i2i.algorithms import build_algorithm, build_context
+from i2i.algorithms.base import Algorithm
 from i2i.config import Config, load_config
-from i2i.engine.precision import Precision, resolve_precision
+from i2i.runtime import Precision, resolve_precision
 from i2i.errors import first_line
 from i2i.models import init_weights
 from i2i.registry import nearest
@@ -180,7 +180,8 @@ def _random_batch(cfg: Config, batch: int, resolution: int, device: torch.device
 
 
 def _build_generator(cfg: Config, device: torch.device) -> nn.Module:
-    net = generator_spec(cfg, cfg.data.input_nc, cfg.data.output_nc, "AtoB").build()
+    networks = build_context(cfg, device, Precision("fp32", device)).networks
+    net = networks.generator_spec(cfg.data.input_nc, cfg.data.output_nc, "AtoB").build()
     init_weights(net, scheme=cfg.model.init, gain=cfg.model.init_gain)
     return net.to(device).eval()
 

@@ -8,6 +8,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
+from i2i.runtime import resolve_device
+
 
 @dataclass
 class DistInfo:
@@ -34,17 +36,7 @@ def init_distributed(device_request: str) -> tuple[DistInfo, torch.device]:
     """
     info = DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
                     int(os.environ.get("LOCAL_RANK", 0)))
-    if device_request == "auto":
-        device_request = "cuda" if torch.cuda.is_available() else "cpu"
-    if device_request.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device: '{device_request}' requested but CUDA is not available; use device=cpu or auto")
-    if device_request == "cuda":
-        device = torch.device("cuda", info.local_rank if info.enabled else torch.cuda.current_device())
-    else:
-        try:
-            device = torch.device(device_request)
-        except RuntimeError:
-            raise ValueError(f"device: '{device_request}' is not a device; use auto, cpu, cuda or cuda:N") from None
+    device = resolve_device(device_request, local_rank=info.local_rank if info.enabled else None)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if info.enabled and not dist.is_initialized():

@@ -11,6 +11,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from i2i.fileio import write_bytes_atomic
+from i2i.pixels import to_uint8, to_unit
 
 
 class Reporter:
@@ -48,10 +49,10 @@ class Reporter:
         columns = [v.detach().float().cpu().expand(-1, 3, -1, -1) if v.size(1) == 1 else v.detach().float().cpu()
                    for v in visuals.values()]
         rows = torch.stack(columns, 1).flatten(0, 1)
-        grid = make_grid((rows + 1) / 2, nrow=len(columns), padding=2, pad_value=1.0).clamp(0, 1)
+        grid = make_grid(to_unit(rows), nrow=len(columns), padding=2, pad_value=1.0)
         path = self.samples_dir / f"step_{step:08d}.png"
         buffer = io.BytesIO()
-        Image.fromarray((grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")).save(buffer, format="PNG")
+        Image.fromarray(to_uint8(grid * 2 - 1).permute(1, 2, 0).numpy()).save(buffer, format="PNG")
         write_bytes_atomic(path, buffer.getvalue())
         if self.writer is not None:
             self.writer.add_image("samples/" + "|".join(visuals), grid, step)

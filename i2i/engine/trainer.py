@@ -1,10 +1,9 @@
-"""The training loop: device, precision, distribution, data, checkpoints, exports, logging and evaluation."""
+"""The training loop: device, precision, distribution, data and state; periodic side effects are hooks."""
 from __future__ import annotations
 
 import math
 import random
 import signal
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,18 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Subset
 
+from i2i import checkpoint as ckpt
 from i2i.algorithms import build_algorithm
 from i2i.config import Config, dump_config
-from i2i.engine import checkpoint as ckpt
 from i2i.engine.distributed import ResumableSampler, cleanup_distributed, init_distributed
-from i2i.engine.export import export_generator
-from i2i.engine.precision import Precision, resolve_precision
+from i2i.engine.ema import EMAHook
+from i2i.engine.hooks import (CheckpointHook, HookBase, LossCheckHook, LRScheduleHook, MetricWriterHook,
+                              ProgressBarHook, SampleGridHook, ValidationHook)
 from i2i.engine.reporting import Reporter
 from i2i.engine.schedule import build_schedulers
 from i2i.errors import first_line
+from i2i.export import export_generator
+from i2i.runtime import Precision, configure_backends, resolve_precision
 
 
 class TrainingError(RuntimeError):
@@ -43,22 +45,43 @@ def split_train_val(n: int, fraction: float, seed: int) -> tuple[list[int], list
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
+def default_hooks(cfg: Config, is_main: bool) -> list[HookBase]:
+    """The hooks every run has, in firing order (EMA first, so samples, validation and exports see its update)."""
+    hooks: list[HookBase] = [LRScheduleHook()]
+    if cfg.train.ema is not None:
+        hooks.append(EMAHook(cfg.train.ema))
+    hooks += [LossCheckHook(), MetricWriterHook(), SampleGridHook(), ValidationHook(), CheckpointHook()]
+    if is_main and cfg.train.progress:
+        hooks.append(ProgressBarHook())
+    return hooks
+
+
 class Trainer:
     """Builds everything a run needs from a :class:`Config` and trains with :meth:`fit`.
 
     Works alone or under ``torchrun`` (one process per device, DistributedDataParallel). ``data.batch_size`` is
     the global batch; each of the ``world_size`` processes loads ``batch_size / world_size`` images.
+
+    Hooks (:mod:`i2i.engine.hooks`) read the public attributes: ``cfg``, ``step``, ``epoch``, ``algorithm``,
+    ``schedulers``, ``reporter`` (rank 0, else None), ``sample_batch``, ``val_dataset``, ``run_dir``, ``dist``,
+    ``device``, and call :meth:`loss_values`, :meth:`generators`, :meth:`export` and :meth:`save_checkpoint`.
+
+    Args:
+        cfg: the run's config.
+        hooks: extra hooks, fired after the default ones (:func:`default_hooks`).
     """
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, hooks: list[HookBase] | None = None) -> None:
         self.cfg = cfg
         self.dist, self.device = init_distributed(cfg.device)
-        self._configure_backends()
+        configure_backends(self.device, cudnn_benchmark=cfg.train.cudnn_benchmark, tf32=cfg.train.tf32)
         self.precision = Precision(resolve_precision(cfg.train.precision, self.device), self.device)
         self.run_dir = cfg.run_dir
         self.stop_requested = False
         self.step = self.epoch = self.batch_in_epoch = 0
-        self.best: dict[str, Any] = {}
+        self.last_logs: dict[str, Tensor] = {}
+        self.read_values: dict[str, float] | None = None  # the losses as floats, once read this step
+        self.ema_generators: dict[str, nn.Module] = {}  # filled by the EMA hook
 
         seed_everything(cfg.seed)
         self._build_data()
@@ -70,16 +93,22 @@ class Trainer:
         if self.dist.is_main:
             dump_config(cfg, self.run_dir / "config.yaml")
         seed_everything(cfg.seed + self.dist.rank)
+        self.hooks: list[HookBase] = []
+        self.register_hooks(default_hooks(cfg, self.dist.is_main) + list(hooks or []))
         if cfg.train.resume:
             self._resume()
 
-    # Set-up.
+    def register_hooks(self, hooks: list[HookBase]) -> None:
+        """Append ``hooks`` (fired in list order) and give each a reference to this trainer."""
+        names = {hook.name for hook in self.hooks}
+        for hook in hooks:
+            if hook.name in names:
+                raise ValueError(f"a hook named '{hook.name}' is already registered; give it another name")
+            names.add(hook.name)
+            hook.trainer = self
+            self.hooks.append(hook)
 
-    def _configure_backends(self) -> None:
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = self.cfg.train.cudnn_benchmark
-            torch.backends.cuda.matmul.allow_tf32 = self.cfg.train.tf32
-            torch.backends.cudnn.allow_tf32 = self.cfg.train.tf32
+    # Set-up.
 
     def _build_data(self) -> None:
         from i2i.data import build_dataloader, build_dataset
@@ -158,17 +187,44 @@ class Trainer:
         return {k: v.contiguous(memory_format=memory_format) if isinstance(v, Tensor) and v.dim() == 4 else v
                 for k, v in out.items()}
 
+    # What hooks use.
+
+    @property
+    def images_per_step(self) -> int:
+        return self.local_batch * self.dist.world_size
+
+    def loss_values(self) -> dict[str, float]:
+        """This step's losses as floats (read once per step; waits for the GPU), checked to be finite.
+
+        Raises:
+            TrainingError: a loss is NaN or infinite; names the last good checkpoint.
+        """
+        if self.read_values is None:
+            self.read_values = {k: float(v) for k, v in self.last_logs.items()}
+            for name, value in self.read_values.items():
+                if not math.isfinite(value):
+                    states = ckpt.list_states(self.run_dir / "checkpoints")
+                    kept = f"last good checkpoint: {states[-1]}" if states else "no checkpoint was written yet"
+                    raise TrainingError(f"step {self.step}: loss '{name}' is {value}; stopping ({kept})")
+        return self.read_values
+
+    def generators(self) -> dict[str, nn.Module]:
+        """The generators to sample, validate and export, by net name: the EMA copies when EMA is on."""
+        nets = self.algorithm.nets
+        return {name: self.ema_generators.get(name, nets[name]) for name in self.algorithm.generator_specs()}
+
     # Checkpoints.
 
     def state_dict(self) -> dict[str, Any]:
         algo = self.algorithm
         return {
-            "version": 1, "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-            "world_size": self.dist.world_size, "config": self.cfg.to_dict(), "best": self.best,
+            "version": 2, "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+            "world_size": self.dist.world_size, "config": self.cfg.to_dict(),
             "nets": {n: net.state_dict() for n, net in algo.nets.items()},
             "optimizers": {n: opt.state_dict() for n, opt in algo.optimizers.items()},
             "schedulers": {n: s.state_dict() for n, s in self.schedulers.items()},
             "scalers": self.precision.state_dict(), "extra": algo.extra_state(), "rng": ckpt.capture_rng_state(),
+            "hooks": {hook.name: state for hook in self.hooks if (state := hook.state_dict()) is not None},
             "generators": {n: {"architecture": s.name, "kwargs": s.kwargs, "direction": s.direction}
                            for n, s in algo.generator_specs().items()},
         }
@@ -185,13 +241,19 @@ class Trainer:
         return path
 
     def export(self, folder: Path) -> None:
+        """Export every generator to ``folder/<name>``; with EMA on, the raw weights go to ``<folder>_raw/<name>``."""
         data = self.cfg.data
         extra = {"step": self.step, "run": self.cfg.name, "algorithm": self.cfg.model.algorithm,
                  "data": {"preprocess": data.preprocess, "load_size": data.load_size, "crop_size": data.crop_size,
                           "direction": data.direction}}
+        generators = self.generators()
         for name, spec in self.algorithm.generator_specs().items():
-            export_generator(self.algorithm.nets[name], folder / name, architecture=spec.name, kwargs=spec.kwargs,
-                             direction=spec.direction, extra=extra)
+            kinds = [(folder, generators[name], {"ema": name in self.ema_generators})]
+            if name in self.ema_generators:
+                kinds.append((folder.with_name(folder.name + "_raw"), self.algorithm.nets[name], {"ema": False}))
+            for target, net, flags in kinds:
+                export_generator(net, target / name, architecture=spec.name, kwargs=spec.kwargs,
+                                 direction=spec.direction, extra={**extra, **flags})
 
     def _resume(self) -> None:
         states = ckpt.list_states(self.run_dir / "checkpoints")
@@ -215,7 +277,15 @@ class Trainer:
             sched.load_state_dict(state["schedulers"][name])
         self.precision.load_state_dict(state["scalers"])
         algo.load_extra_state(state["extra"])
-        self.step, self.epoch, self.best = state["step"], state["epoch"], state.get("best", {})
+        hook_states = dict(state.get("hooks", {}))
+        if "best" in state:  # version 1 kept the validation hook's state at the top level
+            hook_states.setdefault("validation", {"best": state["best"]})
+        for hook in self.hooks:
+            if hook.name in hook_states:
+                hook.load_state_dict(hook_states[hook.name])
+            elif hook.state_dict() is not None and hook.name == "ema":
+                print(f"train.ema: {path} has no EMA weights; the EMA starts from the current weights")
+        self.step, self.epoch = state["step"], state["epoch"]
         # Samples already consumed this epoch, re-expressed in batches of the current world size.
         consumed = state["batch_in_epoch"] * self.local_batch * state["world_size"] // max(1, self.dist.world_size)
         self.batch_in_epoch = consumed // self.local_batch
@@ -238,22 +308,24 @@ class Trainer:
     def _finished(self) -> bool:
         return self.step >= self.total_steps or self.epoch >= self.total_epochs
 
+    def _fire(self, event: str) -> None:
+        for hook in self.hooks:
+            getattr(hook, event)()
+
     def fit(self) -> Path | None:
         """Train until the schedule ends, ``train.max_steps`` or SIGINT/SIGTERM; returns the last state file."""
         previous = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        progress = self._progress_bar()
-        last = None
         try:
+            self._fire("before_train")
             while not self._finished() and not self.stop_requested:
-                self._run_epoch(progress)
-            last = self.save_checkpoint()
+                self._run_epoch()
+            self._fire("after_train")
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            if progress is not None:
-                progress.close()
             if self.reporter is not None:
                 self.reporter.close()
+        last = next((h.last_path for h in self.hooks if isinstance(h, CheckpointHook)), None)
         if self.dist.is_main:
             verb = "stopped by signal" if self.stop_requested and not self._finished() else "finished"
             print(f"{verb} at step {self.step}; state: {last}; generators: {self.run_dir / 'export'}")
@@ -264,37 +336,22 @@ class Trainer:
             raise KeyboardInterrupt
         self.stop_requested = True
 
-    def _progress_bar(self):
-        if not (self.dist.is_main and self.cfg.train.progress):
-            return None
-        from tqdm import tqdm
-
-        return tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, smoothing=0.1)
-
-    def _run_epoch(self, progress) -> None:
+    def _run_epoch(self) -> None:
         self.sampler.set_epoch(self.epoch)
         self.sampler.start_batch = self.batch_in_epoch
         self.algorithm.train()
-        tic, images = time.perf_counter(), 0
         for batch in self.loader:
-            logs = self._train_step(self._to_device(batch))
+            self.last_logs = self._train_step(self._to_device(batch))
+            self.read_values = None
             self.step += 1
             self.batch_in_epoch += 1
-            images += batch["A"].size(0) * self.dist.world_size
-            values = self._periodic(logs)
-            if progress is not None:
-                progress.update(1)
-                if values is not None and self.step % max(1, min(10, self.cfg.train.log_every)) == 0:
-                    rate = images / max(1e-9, time.perf_counter() - tic)
-                    progress.set_postfix_str(f"ep {self.epoch + 1}/{self.total_epochs} {rate:.1f} img/s " +
-                                             " ".join(f"{k} {v:.3f}" for k, v in values.items()))
+            self._fire("after_step")
             if self.stop_requested or self._finished():
                 break
         else:
             self.epoch += 1
             self.batch_in_epoch = 0
-            for sched in self.schedulers.values():
-                sched.step()
+            self._fire("after_epoch")
 
     def _train_step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         if not (self.cfg.train.compile and self.step == 0):
@@ -305,45 +362,10 @@ class Trainer:
             raise TrainingError(f"train.compile: torch.compile failed ({first_line(err)}); "
                                 "set train.compile=false to turn it off") from err
 
-    def _check_finite(self, values: dict[str, float]) -> None:
-        for name, value in values.items():
-            if not math.isfinite(value):
-                states = ckpt.list_states(self.run_dir / "checkpoints")
-                kept = f"last good checkpoint: {states[-1]}" if states else "no checkpoint was written yet"
-                raise TrainingError(f"step {self.step}: loss '{name}' is {value}; stopping ({kept})")
-
-    def _periodic(self, logs: dict[str, Tensor]) -> dict[str, float] | None:
-        """Checks, logs, sample grids, evaluation and checkpoints due at this step.
-
-        Returns:
-            The losses as floats when they were read this step (every step on the CPU; on a GPU only at log and
-            checkpoint steps, since reading them waits for the GPU), else None.
-        """
-        cfg = self.cfg.train
-        due = {name: self.step % every == 0 for name, every in
-               (("log", cfg.log_every), ("image", cfg.image_every), ("ckpt", cfg.ckpt_every))}
-        values = None
-        if self.device.type == "cpu" or due["log"] or due["ckpt"]:
-            values = {k: float(v) for k, v in logs.items()}
-            self._check_finite(values)
-        if self.reporter is not None and due["log"]:
-            lrs = {f"lr_{n}": opt.param_groups[0]["lr"] for n, opt in self.algorithm.optimizers.items()}
-            self.reporter.scalars(self.step, {**values, **lrs, "epoch": self.epoch + 1}, prefix="")
-        if self.reporter is not None and due["image"]:
-            self.algorithm.train(False)
-            self.reporter.images(self.step, self.algorithm.translate_visuals(self.sample_batch))
-            self.algorithm.train(True)
-        if self.cfg.eval.every and self.step % self.cfg.eval.every == 0 and self.val_dataset is not None:
-            self.evaluate()
-        if due["ckpt"]:
-            self.save_checkpoint()
-        return values
-
     def evaluate(self) -> dict[str, float]:
-        """Validation metrics of the first generator; keeps ``export_best/`` by ``eval.best_metric`` (rank 0)."""
-        from i2i.engine.evaluation import run_validation
-
-        return run_validation(self)
+        """Run the validation hook now (rank 0; {} without a validation split)."""
+        hook = next((h for h in self.hooks if isinstance(h, ValidationHook)), None)
+        return hook.evaluate() if hook is not None else {}
 
     def close(self) -> None:
         cleanup_distributed()

@@ -172,7 +172,7 @@ def compare(net: nn.Module, path: Path, fmt: str, *, in_channels: int,
 
 def export_model(net: nn.Module, config: dict[str, Any], path: str | Path, fmt: str, *, opset: int = 17,
                  check: bool = True) -> ExportReport:
-    """Export a generator loaded by :func:`i2i.engine.export.load_generator_with_config` and check the file.
+    """Export a generator loaded by :func:`i2i.export.load_generator_with_config` and check the file.
 
     Args:
         net: The generator (moved to the CPU and put in eval mode).

@@ -1,10 +1,9 @@
 """``Translator``: load a generator once, translate PIL images, numpy arrays, tensors or folders of any size."""
 from __future__ import annotations
 
-import contextlib
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -12,25 +11,16 @@ from PIL import Image
 from torch import nn
 
 from i2i.inference.tiling import translate_padded, translate_tiled
+from i2i.pixels import from_uint8, to_uint8
+from i2i.runtime import PRECISIONS, autocast, resolve_device
 
 if TYPE_CHECKING:
     from i2i.inference.folder import FolderSummary
 
 MODES = ("eval", "train")
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL convert("L") and i2i.data.io.
 
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray, torch.Tensor)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; anything else as ``torch.device`` (checked to exist)."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device: '{device}' requested but CUDA is not available (use --device cpu or auto)")
-    return device
 
 
 def set_mode(net: nn.Module, mode: str) -> nn.Module:
@@ -88,7 +78,7 @@ class Translator:
                  tile_overlap: int | None = None) -> None:
         """Args:
             net: The generator, ``(N, in_channels, H, W) -> (N, out_channels, H, W)`` in [-1, 1].
-            config: Its description from :func:`i2i.engine.export.load_generator_with_config`.
+            config: Its description from :func:`i2i.export.load_generator_with_config`.
             device: "auto", "cpu", "cuda", "cuda:1", ...
             mode: "eval" (default, deterministic) or "train" (dropout on and batch statistics, as the reference's
                 test.py without ``--eval``; images are then translated one at a time, like the reference).
@@ -118,14 +108,14 @@ class Translator:
         """Load a generator from an export folder, a run folder, a training state or a reference ``.pth`` file.
 
         Args:
-            path: Anything :func:`i2i.engine.export.load_generator_with_config` accepts.
+            path: Anything :func:`i2i.export.load_generator_with_config` accepts.
             name: Which generator of a run with several (``G_A``/``G_B``).
             device, mode, precision, tile, tile_overlap: See :class:`Translator`.
 
         Raises:
             CheckpointError: The checkpoint cannot be read or is not a generator (one-line message).
         """
-        from i2i.engine.export import load_generator_with_config
+        from i2i.export import load_generator_with_config
 
         net, config = load_generator_with_config(path, name=name, device="cpu")
         return cls(net, config, device=device, mode=mode, precision=precision, tile=tile, tile_overlap=tile_overlap)
@@ -156,17 +146,9 @@ class Translator:
 
     # The core: every input kind ends up here.
 
-    @contextlib.contextmanager
-    def _autocast(self) -> Iterator[None]:
-        if self.precision == "fp32":
-            yield
-        else:
-            with torch.autocast(self.device.type, dtype=PRECISIONS[self.precision]):
-                yield
-
     def _run(self, images: torch.Tensor) -> torch.Tensor:
         """The network on ``(N, C, h, w)`` with h, w multiples of the size multiple, on ``self.device``."""
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             if self.mode == "train" and images.shape[0] > 1:
                 return torch.cat([self.net(image[None]).float() for image in images])
             return self.net(images).float()
@@ -195,7 +177,7 @@ class Translator:
     def translate_uint8(self, pixels: torch.Tensor, *, batch_size: int = 1) -> torch.Tensor:
         """``(N, H, W, in_channels)`` uint8 -> ``(N, H, W, out_channels)`` uint8 on the CPU (the folder path)."""
         target = self.device if self.tile is None else pixels.device  # Tiling moves one batch of tiles at a time.
-        images = pixels.to(target, non_blocking=True).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        images = from_uint8(pixels.to(target, non_blocking=True).permute(0, 3, 1, 2))
         output = self.translate_tensor(images, batch_size=batch_size)
         return to_uint8(output).permute(0, 2, 3, 1).cpu()
 
@@ -266,11 +248,6 @@ class Translator:
     def _translate_pil(self, image: Image.Image) -> Image.Image:
         output = self._translate_array(pil_to_array(image))
         return Image.fromarray(output[:, :, 0] if output.shape[2] == 1 else output)  # Mode "L" or "RGB".
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float -> [0, 255] uint8, rounded to nearest."""
-    return ((images.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
 
 
 def pil_to_array(image: Image.Image) -> np.ndarray:

@@ -1,5 +1,11 @@
 """Losses: GAN objectives and pixel reconstruction terms."""
 from i2i.losses.adversarial import GAN_MODES, GANLoss, gradient_penalty
 from i2i.losses.reconstruction import cycle_loss, identity_loss, l1_loss
+from i2i.registry import Registry
 
-__all__ = ["GAN_MODES", "GANLoss", "gradient_penalty", "cycle_loss", "identity_loss", "l1_loss"]
+# The objectives ``loss.gan_mode`` may name (each implemented by GANLoss for that mode).
+GAN_LOSSES: Registry[type[GANLoss]] = Registry("GAN loss")
+for _mode in GAN_MODES:
+    GAN_LOSSES.register(_mode)(GANLoss)
+
+__all__ = ["GAN_LOSSES", "GAN_MODES", "GANLoss", "gradient_penalty", "cycle_loss", "identity_loss", "l1_loss"]

@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 import torch
 from torch import Tensor, nn
 
+from i2i.pixels import from_uint8
 from i2i.registry import Registry
 
 INCEPTION_INPUT_SIZE = 299
@@ -158,7 +159,7 @@ class RandomFeatures(FeatureExtractor):
         self.net.requires_grad_(False).to(dtype)
 
     def normalize(self, images: Tensor) -> Tensor:
-        return images / 127.5 - 1.0
+        return from_uint8(images)
 
     def network(self, images: Tensor) -> Tensor:
         return self.net(images)

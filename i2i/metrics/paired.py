@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from i2i.metrics.features import FeatureExtractor, build_feature_extractor
 from i2i.metrics.fid import fid_kid_from_features
 from i2i.metrics.folders import ImageSetLike, as_image_set, match_by_stem
+from i2i.pixels import to_uint8
 
 PSNR_CAP_DB = 100.0
 SSIM_KERNEL_SIZE = 11
@@ -158,7 +159,7 @@ def _distribution_keys(metrics: Sequence[str]) -> list[str]:
 
 def _to_unit_8bit(images: Tensor) -> Tensor:
     """[-1, 1] -> [0, 1] on the 8-bit grid."""
-    return ((images.float() + 1) * 127.5).round().clamp(0, 255) / 255
+    return to_uint8(images).float() / 255
 
 
 def _features(extractor: FeatureExtractor, images: Tensor) -> Tensor:

@@ -1,8 +1,10 @@
 """Registries of networks and the checked keyword-argument construction behind the named variants."""
 from __future__ import annotations
 
+import functools
 import inspect
-from typing import Any, TypeVar
+import typing
+from typing import Any, Callable, TypeVar
 
 from torch import nn
 
@@ -43,6 +45,53 @@ def instantiate(kind: str, name: str, cls: type[ModuleT], kwargs: dict[str, Any]
         given = ", ".join(f"{key}={fixed[key]!r}" for key in pinned)
         raise TypeError(f"{kind} '{name}' fixes {given}; use the generic variant to choose {', '.join(pinned)}")
     return cls(**kwargs, **fixed)
+
+
+def variant(kind: str, cls: type[ModuleT], **fixed: Any) -> Callable[[Callable[..., Any]], Callable[..., ModuleT]]:
+    """Turn a documented stub ``def name(**kwargs) -> Cls`` into a named variant of ``cls`` with ``fixed`` arguments.
+
+    The variant checks keyword names (see :func:`instantiate`) and records ``network_class`` and
+    ``fixed_arguments``, from which :func:`accepted_arguments` knows what a config may pass to it.
+    """
+    def decorate(stub: Callable[..., Any]) -> Callable[..., ModuleT]:
+        @functools.wraps(stub)
+        def build(**kwargs: Any) -> ModuleT:
+            return instantiate(kind, stub.__name__, cls, kwargs, **fixed)
+
+        build.network_class = cls  # type: ignore[attr-defined]
+        build.fixed_arguments = dict(fixed)  # type: ignore[attr-defined]
+        return build
+
+    return decorate
+
+
+def accepted_arguments(factory: Callable[..., Any]) -> set[str]:
+    """Keyword arguments a registered network factory takes (for building it from a config's settings).
+
+    Uses the variant's class and fixed arguments (:func:`variant`); else the factory's own keyword parameters; else,
+    for a ``**kwargs`` factory, its return annotation's constructor.
+    """
+    if hasattr(factory, "network_class"):
+        return set(keyword_arguments(factory.network_class)) - set(factory.fixed_arguments)
+    parameters = inspect.signature(factory).parameters.values()
+    if isinstance(factory, type):
+        return set(keyword_arguments(factory))
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        returned = typing.get_type_hints(factory).get("return")
+        if isinstance(returned, type):
+            return set(keyword_arguments(returned))
+    return {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
+def build_from_settings(registry: Registry, name: str, settings: dict[str, Any], **required: Any) -> nn.Module:
+    """Build ``registry[name]`` with ``required`` plus the ``settings`` its constructor accepts (others ignored).
+
+    This is how a config's network settings (``ngf``, ``norm``, ``n_blocks`` ...) reach networks whose
+    constructors differ: one builder, driven by each entry's signature.
+    """
+    factory = registry.get(name)
+    accepted = accepted_arguments(factory)
+    return factory(**{k: v for k, v in settings.items() if k in accepted}, **required)
 
 
 def build_generator(name: str, **kwargs: Any) -> nn.Module:

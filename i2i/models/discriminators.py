@@ -6,7 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from i2i.models._builder import DISCRIMINATORS, instantiate
+from i2i.models._builder import DISCRIMINATORS, variant
 from i2i.models.layers import ConvNormAct, conv_bias, maybe_spectral_norm
 
 
@@ -96,18 +96,18 @@ class PixelDiscriminator(nn.Module):
 
 
 @DISCRIMINATORS.register("basic")
+@variant("discriminator", PatchDiscriminator, n_layers=3)
 def basic(**kwargs: Any) -> PatchDiscriminator:
     """The 70x70 PatchGAN (n_layers 3)."""
-    return instantiate("discriminator", "basic", PatchDiscriminator, kwargs, n_layers=3)
 
 
 @DISCRIMINATORS.register("n_layers")
+@variant("discriminator", PatchDiscriminator)
 def n_layers(**kwargs: Any) -> PatchDiscriminator:
     """PatchGAN with `n_layers` stride-2 convs (default 3)."""
-    return instantiate("discriminator", "n_layers", PatchDiscriminator, kwargs)
 
 
 @DISCRIMINATORS.register("pixel")
+@variant("discriminator", PixelDiscriminator)
 def pixel(**kwargs: Any) -> PixelDiscriminator:
     """Per-pixel (1x1) discriminator."""
-    return instantiate("discriminator", "pixel", PixelDiscriminator, kwargs)

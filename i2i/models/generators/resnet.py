@@ -6,7 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from i2i.models._builder import GENERATORS, instantiate
+from i2i.models._builder import GENERATORS, variant
 from i2i.models.layers import ConvNormAct, check_spatial_size, conv_bias, get_norm_layer, get_padding_mode
 
 UPSAMPLE_MODES = ("convtranspose", "upsample_conv")
@@ -138,18 +138,18 @@ class ResnetGenerator(nn.Module):
 
 
 @GENERATORS.register("resnet")
+@variant("generator", ResnetGenerator)
 def resnet(**kwargs: Any) -> ResnetGenerator:
     """ResNet generator with any number of blocks (`n_blocks`, default 9)."""
-    return instantiate("generator", "resnet", ResnetGenerator, kwargs)
 
 
 @GENERATORS.register("resnet_6blocks")
+@variant("generator", ResnetGenerator, n_blocks=6)
 def resnet_6blocks(**kwargs: Any) -> ResnetGenerator:
     """ResNet generator with 6 residual blocks (CycleGAN at 128 px)."""
-    return instantiate("generator", "resnet_6blocks", ResnetGenerator, kwargs, n_blocks=6)
 
 
 @GENERATORS.register("resnet_9blocks")
+@variant("generator", ResnetGenerator, n_blocks=9)
 def resnet_9blocks(**kwargs: Any) -> ResnetGenerator:
     """ResNet generator with 9 residual blocks (CycleGAN at 256 px)."""
-    return instantiate("generator", "resnet_9blocks", ResnetGenerator, kwargs, n_blocks=9)

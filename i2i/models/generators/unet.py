@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from i2i.models._builder import GENERATORS, instantiate
+from i2i.models._builder import GENERATORS, variant
 from i2i.models.layers import check_spatial_size, conv_bias, get_norm_layer
 
 MIN_DOWNS = 5
@@ -117,18 +117,18 @@ class UnetGenerator(nn.Module):
 
 
 @GENERATORS.register("unet")
+@variant("generator", UnetGenerator)
 def unet(**kwargs: Any) -> UnetGenerator:
     """U-Net with any depth (`num_downs`, default 8)."""
-    return instantiate("generator", "unet", UnetGenerator, kwargs)
 
 
 @GENERATORS.register("unet_128")
+@variant("generator", UnetGenerator, num_downs=7)
 def unet_128(**kwargs: Any) -> UnetGenerator:
     """U-Net with 7 downsamplings, for 128 px images."""
-    return instantiate("generator", "unet_128", UnetGenerator, kwargs, num_downs=7)
 
 
 @GENERATORS.register("unet_256")
+@variant("generator", UnetGenerator, num_downs=8)
 def unet_256(**kwargs: Any) -> UnetGenerator:
     """U-Net with 8 downsamplings, for 256 px images (pix2pix)."""
-    return instantiate("generator", "unet_256", UnetGenerator, kwargs, num_downs=8)

@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from i2i.engine.checkpoint import CheckpointError, list_states, safe_torch_load
+from i2i.checkpoint import CheckpointError, list_states, safe_torch_load
 from i2i.fileio import write_bytes_atomic
 
 FORMAT = "i2i-generator"

@@ -1,4 +1,10 @@
-"""Mixed precision: autocast and one GradScaler per optimiser (fp16 only), owned by the trainer."""
+"""The runtime layer shared by training, inference and benchmarks: device, precision/autocast, backend flags.
+
+- :func:`resolve_device` turns "auto"/"cpu"/"cuda"/"cuda:N" into a ``torch.device`` (one-line error without CUDA).
+- :func:`resolve_precision` picks the precision that really runs on a device; :class:`Precision` wraps autocast and
+  one GradScaler per optimiser (fp16 only).
+- :func:`configure_backends` sets cuDNN autotuning and TF32.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -6,6 +12,42 @@ import warnings
 
 import torch
 from torch import Tensor
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(request: str | torch.device, *, local_rank: int | None = None) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; "cuda" -> ``cuda:<local_rank>`` (or the current device).
+
+    Raises:
+        ValueError: one line naming the ``device`` key when CUDA is asked for but absent, or the name is not a device.
+    """
+    request = str(request)
+    if request == "auto":
+        request = "cuda" if torch.cuda.is_available() else "cpu"
+    if request.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device: '{request}' requested but CUDA is not available; use device=cpu or auto")
+    if request == "cuda":
+        return torch.device("cuda", local_rank if local_rank is not None else torch.cuda.current_device())
+    try:
+        return torch.device(request)
+    except RuntimeError:
+        raise ValueError(f"device: '{request}' is not a device; use auto, cpu, cuda or cuda:N") from None
+
+
+def configure_backends(device: torch.device, *, cudnn_benchmark: bool = True, tf32: bool = True) -> None:
+    """cuDNN autotuning (fastest kernels for fixed shapes) and TF32 matmuls/convolutions on CUDA devices."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = cudnn_benchmark
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """Autocast to ``precision`` ("fp32" is a no-op) on ``device``."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=PRECISIONS[precision])
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:
@@ -36,13 +78,11 @@ class Precision:
     def __init__(self, mode: str, device: torch.device) -> None:
         self.mode = mode
         self.device = device
-        self.dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[mode]
+        self.dtype = PRECISIONS[mode]
         self.scalers: dict[str, torch.amp.GradScaler] = {}
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.mode == "fp32":
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+        return autocast(self.device, self.mode)
 
     def _scaler(self, name: str) -> torch.amp.GradScaler:
         if name not in self.scalers:
