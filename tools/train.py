@@ -1,39 +1,11 @@
 #!/usr/bin/env python
-"""Train pix2pix or CycleGAN from a YAML config.
-
-    python tools/train.py --cfg cyclegan_horse2zebra [section.key=value ...]
-    torchrun --nproc_per_node 4 tools/train.py --cfg cyclegan_horse2zebra data.batch_size=4
-"""
-from __future__ import annotations
-
-import argparse
+"""``i2i-train`` from a clone without installing: ``python tools/train.py --help``."""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from i2i.cli import run_cli  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cfg", required=True, help="config file, or a name in configs/ (e.g. pix2pix_facades)")
-    parser.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.max_steps=100")
-    args = parser.parse_args(argv)
-
-    def train() -> int:
-        from i2i.config import load_config
-        from i2i.engine.trainer import Trainer
-
-        trainer = Trainer(load_config(args.cfg, args.overrides))
-        try:
-            trainer.fit()
-        finally:
-            trainer.close()
-        return 0
-
-    return run_cli(train)
-
+from i2i.commands.train import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,58 @@
+"""Export a generator to ONNX, a torch.export program (.pt2) or TorchScript, and check it against PyTorch.
+
+    i2i-export --ckpt runs/horse2zebra --name G_A --format onnx --output horse2zebra.onnx
+    i2i-export --zoo horse2zebra --format pt2 --output horse2zebra.pt2
+
+The exported graph takes (N, C, H, W) float32 in [-1, 1] with dynamic N, H, W; H and W must be multiples of the
+generator's size multiple (4 for ResNets, 2**num_downs for U-Nets), which is printed (and stored in ONNX metadata).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from i2i.cli import run_cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ckpt", help="export folder, run folder, training state .pt or reference .pth file")
+    source.add_argument("--zoo", help="reference zoo model, e.g. horse2zebra or pix2pix/edges2shoes")
+    parser.add_argument("--name", help="generator of a run with several: G_A or G_B")
+    parser.add_argument("--format", choices=("onnx", "pt2", "torchscript"), required=True,
+                        help="onnx; pt2 (torch.export, recommended for PyTorch); torchscript (deprecated, LibTorch)")
+    parser.add_argument("--output", required=True, help="file to write")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
+    parser.add_argument("--no-check", action="store_true", help="skip the comparison with PyTorch")
+    args = parser.parse_args(argv)
+
+    def export() -> int:
+        from i2i.export import load_generator_with_config
+        from i2i.inference.export_formats import TOLERANCE, export_model
+        from i2i.inference.zoo import fetch
+
+        path = fetch(args.zoo, progress=True) if args.zoo else args.ckpt
+        net, config = load_generator_with_config(path, name=args.name)
+        from i2i.inference.translator import complete_config
+
+        config = complete_config(config, net)
+        report = export_model(net, config, args.output, args.format, opset=args.opset, check=not args.no_check)
+        print(f"wrote {report.path} ({args.format}; input (N, {config['in_channels']}, H, W) in [-1, 1], "
+              f"H and W multiples of {config['size_multiple']})")
+        if report.max_abs_diff is None:
+            print(report.note, file=sys.stderr)
+            return 0
+        for shape, diff in report.max_abs_diff.items():
+            print(f"check {tuple(shape)}: max |exported - PyTorch| = {diff:.2e}")
+        if not report.ok:
+            print(f"error: the exported model differs from PyTorch by more than {TOLERANCE[args.format]:.0e}",
+                  file=sys.stderr)
+            return 1
+        return 0
+
+    return run_cli(export)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
