@@ -24,6 +24,7 @@ setup(
         "opencv-python-headless>=4.8",
         "pillow>=10",
         "numpy>=1.24",
+        "huggingface_hub>=0.24",
     ],
     entry_points={"console_scripts": [f"i2i-{verb}=i2i.commands.{verb}:main" for verb in COMMANDS]},
     extras_require={

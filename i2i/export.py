@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from i2i.checkpoint import CheckpointError, list_states, safe_torch_load
@@ -35,9 +35,7 @@ def export_generator(net: nn.Module, folder: str | Path, *, architecture: str, k
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().float().contiguous().cpu() if v.is_floating_point() else v.detach().contiguous().cpu()
              for k, v in net.state_dict().items()}
-    tmp = folder / f".{WEIGHTS_NAME}.tmp"
-    save_file(state, str(tmp))
-    tmp.replace(folder / WEIGHTS_NAME)
+    write_bytes_atomic(folder / WEIGHTS_NAME, save(state))
     config = {"format": FORMAT, "version": 1, "architecture": architecture, "kwargs": kwargs,
               "direction": direction, "in_channels": kwargs.get("in_channels", 3),
               "out_channels": kwargs.get("out_channels", 3), "size_multiple": int(getattr(net, "size_multiple", 1)),
@@ -104,15 +102,17 @@ def _from_training_state(path: Path, state: dict, name: str | None) -> tuple[nn.
                  "out_channels": spec["kwargs"].get("out_channels", 3), **spec}
 
 
-def load_generator_with_config(path: str | Path, *, name: str | None = None, device: str | torch.device = "cpu"
-                               ) -> tuple[nn.Module, dict[str, Any]]:
+def load_generator_with_config(path: str | Path, *, name: str | None = None, device: str | torch.device = "cpu",
+                               revision: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """Load a generator and a description of it (architecture, kwargs, direction, channels, size_multiple).
 
     Args:
         path: an export folder, its config.json or model.safetensors, a run folder (``runs/<name>``), a training
-            state ``.pt`` file, or a reference-implementation generator ``.pth`` file.
+            state ``.pt`` file, a reference-implementation generator ``.pth`` file, or a Hugging Face Hub repo id
+            (``user/repo``, used when no local path of that name exists; see :mod:`i2i.hub`).
         name: which generator of a run or state with several (``G_A``/``G_B``); default ``G`` or ``G_A``.
         device: where to put the network.
+        revision: the Hub revision (branch, tag or commit) of a repo id; default the main branch.
 
     Returns:
         The generator in eval mode and its description.
@@ -120,9 +120,10 @@ def load_generator_with_config(path: str | Path, *, name: str | None = None, dev
     Raises:
         CheckpointError: one line naming the file and what is wrong.
     """
+    from i2i.hub import download, looks_like_repo_id
     from i2i.models.reference import generator_from_reference_state_dict
 
-    path = Path(path)
+    path = download(str(path), revision=revision) if looks_like_repo_id(path) else Path(path)
     if path.is_file() and path.name in (CONFIG_NAME, WEIGHTS_NAME):
         path = path.parent
     if path.is_dir():
@@ -154,6 +155,10 @@ def load_generator_with_config(path: str | Path, *, name: str | None = None, dev
     return net.to(device).eval(), config
 
 
-def load_generator(path: str | Path, *, name: str | None = None, device: str | torch.device = "cpu") -> nn.Module:
-    """Load a generator in eval mode from any of the sources :func:`load_generator_with_config` accepts."""
-    return load_generator_with_config(path, name=name, device=device)[0]
+def load_generator(path: str | Path, *, name: str | None = None, device: str | torch.device = "cpu",
+                   revision: str | None = None) -> nn.Module:
+    """Load a generator in eval mode from any of the sources :func:`load_generator_with_config` accepts.
+
+    Example: ``load_generator("runs/facades")``, ``load_generator("user/facades-pix2pix", revision="v1")``.
+    """
+    return load_generator_with_config(path, name=name, device=device, revision=revision)[0]

@@ -1,7 +1,10 @@
-"""Export a generator to ONNX, a torch.export program (.pt2) or TorchScript, and check it against PyTorch.
+"""Export a generator to ONNX, a torch.export program (.pt2) or TorchScript, and check it against PyTorch; or
+write it as a Hugging Face Hub-ready folder with a model card and push it.
 
     i2i-export --ckpt runs/horse2zebra --name G_A --format onnx --output horse2zebra.onnx
     i2i-export --zoo horse2zebra --format pt2 --output horse2zebra.pt2
+    i2i-export --ckpt runs/facades --format hub --output hub/facades      # look at hub/facades/README.md
+    i2i-export --ckpt runs/facades --push-to-hub user/facades-pix2pix     # after `hf auth login`
 
 The exported graph takes (N, C, H, W) float32 in [-1, 1] with dynamic N, H, W; H and W must be multiples of the
 generator's size multiple (4 for ResNets, 2**num_downs for U-Nets), which is printed (and stored in ONNX metadata).
@@ -20,14 +23,24 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--ckpt", help="export folder, run folder, training state .pt or reference .pth file")
     source.add_argument("--zoo", help="reference zoo model, e.g. horse2zebra or pix2pix/edges2shoes")
     parser.add_argument("--name", help="generator of a run with several: G_A or G_B")
-    parser.add_argument("--format", choices=("onnx", "pt2", "torchscript"), required=True,
-                        help="onnx; pt2 (torch.export, recommended for PyTorch); torchscript (deprecated, LibTorch)")
-    parser.add_argument("--output", required=True, help="file to write")
+    parser.add_argument("--format", choices=("onnx", "pt2", "torchscript", "hub"),
+                        help="onnx; pt2 (torch.export, recommended for PyTorch); torchscript (deprecated, LibTorch); "
+                             "hub: a Hugging Face Hub-ready folder (config.json, model.safetensors, README.md card)")
+    parser.add_argument("--output", help="file to write (a folder for --format hub)")
+    parser.add_argument("--push-to-hub", metavar="REPO", help="upload the hub folder to this Hub repo (user/name)")
+    parser.add_argument("--private", action="store_true", help="create the --push-to-hub repo as private")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     parser.add_argument("--no-check", action="store_true", help="skip the comparison with PyTorch")
     args = parser.parse_args(argv)
+    args.format = args.format or ("hub" if args.push_to_hub else None)
+    if args.format is None or (args.output is None and not args.push_to_hub):
+        parser.error("give --format and --output (or --push-to-hub REPO)")
+    if args.push_to_hub and args.format != "hub":
+        parser.error("--push-to-hub uploads a hub folder: use it with --format hub (the default with it)")
 
     def export() -> int:
+        if args.format == "hub":
+            return export_hub(args)
         from i2i.export import load_generator_with_config
         from i2i.inference.export_formats import TOLERANCE, export_model
         from i2i.inference.zoo import fetch
@@ -52,6 +65,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return run_cli(export)
+
+
+def export_hub(args: argparse.Namespace) -> int:
+    """Write the Hub-ready folder (to --output, else a temporary folder) and push it when --push-to-hub is given."""
+    import tempfile
+
+    from i2i.hub import push_to_hub, save_pretrained
+    from i2i.inference.zoo import fetch
+
+    source = fetch(args.zoo, progress=True) if args.zoo else args.ckpt
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = save_pretrained(source, args.output or scratch, name=args.name, repo_id=args.push_to_hub)
+        print(f"wrote {folder} (config.json, model.safetensors, README.md)")
+        if args.push_to_hub:
+            print(f"pushed to {args.push_to_hub}: {push_to_hub(folder, args.push_to_hub, private=args.private)}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -104,12 +104,14 @@ class Translator:
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str | torch.device = "auto", name: str | None = None,
                         mode: str = "eval", precision: str = "fp32", tile: int | None = None,
-                        tile_overlap: int | None = None) -> Translator:
-        """Load a generator from an export folder, a run folder, a training state or a reference ``.pth`` file.
+                        tile_overlap: int | None = None, revision: str | None = None) -> Translator:
+        """Load a generator from an export folder, a run folder, a training state, a reference ``.pth`` file or a
+        Hugging Face Hub repo id (``"user/repo"``).
 
         Args:
             path: Anything :func:`i2i.export.load_generator_with_config` accepts.
             name: Which generator of a run with several (``G_A``/``G_B``).
+            revision: Hub revision (branch, tag or commit) of a repo id.
             device, mode, precision, tile, tile_overlap: See :class:`Translator`.
 
         Raises:
@@ -117,7 +119,7 @@ class Translator:
         """
         from i2i.export import load_generator_with_config
 
-        net, config = load_generator_with_config(path, name=name, device="cpu")
+        net, config = load_generator_with_config(path, name=name, device="cpu", revision=revision)
         return cls(net, config, device=device, mode=mode, precision=precision, tile=tile, tile_overlap=tile_overlap)
 
     @classmethod

@@ -12,10 +12,11 @@ import hashlib
 import os
 import shutil
 import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch.hub
 
 from i2i.registry import nearest
 
@@ -109,9 +110,10 @@ def fetch(name: str, *, url: str | None = None, sha256: str | None = None, cache
           progress: bool = False) -> Path:
     """Return the local path of a zoo model, downloading it once.
 
-    The download goes to a temporary file in the cache folder that is renamed into place only when complete (and,
-    when ``sha256`` is given, verified), so an interrupted download never leaves a partial file under the final name.
-    A cached file is reused; when ``sha256`` is given and the cached file does not match, it is downloaded again.
+    The download (``torch.hub.download_url_to_file``) goes to a temporary file in the cache folder that is renamed
+    into place only when complete and, when ``sha256`` is given, verified, so an interrupted or corrupt download
+    never leaves a file under the final name. A cached file is reused; when ``sha256`` is given and the cached file
+    does not match, it is downloaded again.
 
     Args:
         name: ``kind/name`` or a bare name, see :func:`resolve`.
@@ -122,48 +124,23 @@ def fetch(name: str, *, url: str | None = None, sha256: str | None = None, cache
 
     Raises:
         KeyError: Unknown name.
-        ZooError: The download failed or the checksum does not match (the partial file is deleted).
+        ZooError: The download failed or the checksum does not match (nothing is left in the cache).
     """
     target = cached_path(name, cache)
     if target.is_file() and (sha256 is None or sha256_of(target) == sha256.lower()):
         return target
     source = url or resolve(name).url
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
     try:
-        digest = _download(source, tmp, progress=progress)
-        if sha256 is not None and digest != sha256.lower():
-            raise ZooError(f"{source}: sha256 mismatch (expected {sha256.lower()}, got {digest}); download discarded")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
-def _download(url: str, destination: Path, *, progress: bool) -> str:
-    """Stream ``url`` into ``destination``; return the sha256 hex digest of what was written."""
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(destination, "wb") as handle:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            bar = _progress_bar(total, url) if progress else None
-            while block := response.read(CHUNK):
-                handle.write(block)
-                digest.update(block)
-                if bar is not None:
-                    bar.update(len(block))
-            if bar is not None:
-                bar.close()
+        torch.hub.download_url_to_file(source, str(target), hash_prefix=sha256.lower() if sha256 else None,
+                                       progress=progress)
+    except RuntimeError as err:  # torch.hub's checksum failure.
+        digest = str(err).rsplit(" ", 1)[-1].strip('")')
+        raise ZooError(f"{source}: sha256 mismatch (expected {sha256}, got {digest}); download discarded") from None
     except (urllib.error.URLError, OSError, ValueError) as err:
         reason = getattr(err, "reason", None) or err
-        raise ZooError(f"{url}: download failed ({reason})") from None
-    return digest.hexdigest()
-
-
-def _progress_bar(total: int | None, url: str):  # noqa: ANN202 - tqdm's type is private.
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False)
+        raise ZooError(f"{source}: download failed ({reason})") from None
+    return target
 
 
 def copy_into_cache(name: str, source: str | Path, cache: str | Path | None = None) -> Path:
