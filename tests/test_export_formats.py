@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import stat
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 
 from i2i.export import export_generator, load_generator_with_config
 from i2i.inference import export_formats
-from i2i.inference.export_formats import check_shapes, export_model
+from i2i.inference.export_formats import check_shapes, check_size, export_model
 from i2i.models import build_generator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,9 @@ def test_onnx_matches_pytorch_at_two_sizes(tmp_path: Path, architecture: str, kw
     net, config = tiny(tmp_path, architecture, **kwargs)
     report = export_model(net, config, tmp_path / "g.onnx", "onnx")
     shapes = check_shapes(config["in_channels"], config["size_multiple"])
-    assert list(report.max_abs_diff) == shapes and shapes[0][2:] != shapes[1][2:] and shapes[0][0] != shapes[1][0]
+    assert list(report.max_abs_diff)[:2] == shapes and shapes[0][2:] != shapes[1][2:] and shapes[0][0] != shapes[1][0]
+    odd = list(report.max_abs_diff)[2]  # Not a multiple of the size multiple: padded inside the graph.
+    assert odd[2] % config["size_multiple"] and odd[3] % config["size_multiple"]
     assert max(report.max_abs_diff.values()) <= 1e-4 and report.ok
     import onnx
 
@@ -46,7 +49,16 @@ def test_onnx_matches_pytorch_at_two_sizes(tmp_path: Path, architecture: str, kw
 def test_torchscript_and_pt2_match_pytorch(tmp_path: Path, fmt: str) -> None:
     net, config = tiny(tmp_path, "resnet", ngf=4, n_blocks=1, norm="batch")
     report = export_model(net, config, tmp_path / f"g.{fmt}", fmt)
-    assert len(report.max_abs_diff) == 2 and max(report.max_abs_diff.values()) <= 1e-5
+    assert len(report.max_abs_diff) == {"pt2": 2, "torchscript": 3}[fmt]  # TorchScript also checks an odd size.
+    assert max(report.max_abs_diff.values()) <= 1e-5
+    assert stat.S_IMODE((tmp_path / f"g.{fmt}").stat().st_mode) & 0o644 == 0o644
+
+
+def test_pt2_size_check_names_the_multiple() -> None:
+    check_size(64, 96, 4)
+    with pytest.raises(ValueError, match="input 34 x 32 px: this pt2 program takes H and W that are multiples of 4 "
+                                         "\\(e.g. pad to 36 x 32"):
+        check_size(34, 32, 4)
 
 
 def test_missing_onnxruntime_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,6 +85,7 @@ def test_export_cli_on_a_reference_checkpoint(tmp_path: Path, capsys: pytest.Cap
     checkpoint = ROOT / "tests/fixtures/reference/resnet_6blocks_ngf8_instance_dropout/latest_net_G.pth"
     assert tool.main(["--ckpt", str(checkpoint), "--format", "onnx", "--output", str(tmp_path / "g.onnx")]) == 0
     out = capsys.readouterr().out
-    assert "H and W multiples of 4" in out and out.count("max |exported - PyTorch|") == 2
+    assert "any H and W (padded inside the graph to multiples of 4)" in out
+    assert out.count("max |exported - PyTorch|") == 3
     assert tool.main(["--ckpt", str(tmp_path / "nothing.pth"), "--format", "onnx", "--output", "x.onnx"]) == 2
     assert "nothing.pth: checkpoint file does not exist" in capsys.readouterr().err

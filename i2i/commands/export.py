@@ -6,8 +6,9 @@ write it as a Hugging Face Hub-ready folder with a model card and push it.
     i2i-export --ckpt runs/facades --format hub --output hub/facades      # look at hub/facades/README.md
     i2i-export --ckpt runs/facades --push-to-hub user/facades-pix2pix     # after `hf auth login`
 
-The exported graph takes (N, C, H, W) float32 in [-1, 1] with dynamic N, H, W; H and W must be multiples of the
-generator's size multiple (4 for ResNets, 2**num_downs for U-Nets), which is printed (and stored in ONNX metadata).
+The exported graph takes (N, C, H, W) float32 in [-1, 1] with dynamic N, H, W. ONNX and TorchScript graphs take any
+H and W (padded inside the graph); a pt2 program needs H and W that are multiples of the generator's size multiple
+(4 for ResNets, 2**num_downs for U-Nets), which is printed (and stored in ONNX metadata).
 """
 from __future__ import annotations
 
@@ -51,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
         config = complete_config(config, net)
         report = export_model(net, config, args.output, args.format, opset=args.opset, check=not args.no_check)
-        print(f"wrote {report.path} ({args.format}; input (N, {config['in_channels']}, H, W) in [-1, 1], "
-              f"H and W multiples of {config['size_multiple']})")
+        sizes = (f"H and W multiples of {config['size_multiple']}" if args.format == "pt2" else
+                 f"any H and W (padded inside the graph to multiples of {config['size_multiple']})")
+        print(f"wrote {report.path} ({args.format}; input (N, {config['in_channels']}, H, W) in [-1, 1], {sizes})")
         if report.max_abs_diff is None:
             print(report.note, file=sys.stderr)
             return 0

@@ -1,8 +1,11 @@
 """Export a generator to ONNX, TorchScript or a ``torch.export`` program, with dynamic batch, height and width,
 and check the exported file against PyTorch at two input sizes.
 
-Exported graphs hold the bare network: input ``(N, in_channels, H, W)`` float32 in [-1, 1] with H and W multiples of
-the generator's ``size_multiple`` (no padding), output ``(N, out_channels, H, W)`` in [-1, 1].
+Input ``(N, in_channels, H, W)`` float32 in [-1, 1], output ``(N, out_channels, H, W)`` in [-1, 1]. ONNX and
+TorchScript graphs take any H and W: they pad the input (replicate) up to the generator's ``size_multiple`` and crop
+the output back (:class:`PadToMultiple`). ``torch.export`` cannot express that padding with dynamic shapes, so a
+``pt2`` program takes H and W that are multiples of ``size_multiple`` only; :func:`check_size` is the check to run
+before calling it (the program itself would return another size).
 
 - ``onnx``: the TorchScript-based exporter (``dynamo=False``; the dynamo exporter needs ``onnxscript``) with
   ``dynamic_axes``; checked with onnxruntime when installed (``pip install "i2i[onnx]"``).
@@ -53,6 +56,35 @@ class ExportReport:
         return self.max_abs_diff is None or max(self.max_abs_diff.values()) <= TOLERANCE[self.format]
 
 
+class PadToMultiple(nn.Module):
+    """Wraps a generator so that any H, W works: replicate-pad bottom/right to ``multiple``, run, crop back."""
+
+    def __init__(self, net: nn.Module, multiple: int) -> None:
+        super().__init__()
+        self.net = net
+        self.multiple = multiple
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2], x.shape[-1]
+        pad_h = (self.multiple - height % self.multiple) % self.multiple
+        pad_w = (self.multiple - width % self.multiple) % self.multiple
+        padded = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        return self.net(padded)[:, :, :height, :width]
+
+
+def check_size(height: int, width: int, size_multiple: int) -> None:
+    """Refuse a size a ``pt2`` program cannot take, naming the nearest sizes that work.
+
+    Raises:
+        ValueError: H or W is not a multiple of ``size_multiple``.
+    """
+    if height % size_multiple or width % size_multiple:
+        up = [-(-side // size_multiple) * size_multiple for side in (height, width)]
+        raise ValueError(f"input {height} x {width} px: this pt2 program takes H and W that are multiples of "
+                         f"{size_multiple} (e.g. pad to {up[0]} x {up[1]} and crop the output), or export to ONNX, "
+                         "which pads inside the graph")
+
+
 def check_shapes(in_channels: int, size_multiple: int) -> list[tuple[int, int, int, int]]:
     """Two input shapes of different batch, height and width (multiples of the size multiple, at least 32 px)."""
     unit = size_multiple * math.ceil(32 / size_multiple)
@@ -94,7 +126,7 @@ def export_onnx(net: nn.Module, path: Path, *, in_channels: int, size_multiple: 
     model's metadata_props when the ``onnx`` package is installed."""
     axes = {0: "batch", 2: "height", 3: "width"}
     with _atomic_target(path) as tmp, _quiet_tracing(), torch.no_grad():
-        torch.onnx.export(net.eval(), (_example(in_channels, size_multiple, batch=1),), str(tmp), dynamo=False,
+        torch.onnx.export(PadToMultiple(net.eval(), size_multiple), (_example(in_channels, size_multiple, batch=1),), str(tmp), dynamo=False,
                           opset_version=opset, input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": axes, "output": axes})
         if metadata and importlib.util.find_spec("onnx") is not None:
@@ -131,7 +163,7 @@ def _named_like_forward(net: nn.Module, shapes: dict[str, Any]) -> dict[str, Any
 def export_torchscript(net: nn.Module, path: Path, *, in_channels: int, size_multiple: int) -> Path:
     """Write ``torch.jit.trace(net)`` (deprecated in current PyTorch; prefer ``pt2`` or ``onnx``)."""
     with _quiet_tracing(), torch.no_grad():
-        traced = torch.jit.trace(net.eval(), _example(in_channels, size_multiple, batch=1), check_trace=False)
+        traced = torch.jit.trace(PadToMultiple(net.eval(), size_multiple), _example(in_channels, size_multiple, batch=1), check_trace=False)
     with _atomic_target(path) as tmp, _quiet_tracing():
         torch.jit.save(traced, str(tmp))
     return path
@@ -156,14 +188,18 @@ def load_runner(path: Path, fmt: str) -> Callable[[torch.Tensor], torch.Tensor] 
 
 def compare(net: nn.Module, path: Path, fmt: str, *, in_channels: int,
             size_multiple: int) -> dict[tuple[int, ...], float] | None:
-    """Max |exported - PyTorch| at the two :func:`check_shapes`; None when the runtime is not installed."""
+    """Max |exported - PyTorch| at the two :func:`check_shapes` (plus one size that is not a multiple of the size
+    multiple for ONNX and TorchScript, which pad); None when the runtime is not installed."""
     runner = load_runner(path, fmt)
     if runner is None:
         return None
     generator = torch.Generator().manual_seed(1)
     diffs = {}
-    net = net.eval().cpu()
-    for shape in check_shapes(in_channels, size_multiple):
+    net = PadToMultiple(net.eval().cpu(), size_multiple)
+    shapes = check_shapes(in_channels, size_multiple)
+    if fmt != "pt2" and size_multiple > 1:
+        shapes.append((1, in_channels, shapes[0][2] + 1, shapes[0][3] - 1))
+    for shape in shapes:
         x = torch.rand(shape, generator=generator) * 2 - 1
         with torch.no_grad():
             diffs[shape] = (runner(x).float() - net(x)).abs().max().item()
