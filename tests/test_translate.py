@@ -76,7 +76,9 @@ def test_translate_cli_on_a_mixed_folder(tmp_path: Path) -> None:
     assert not (out / "empty.png").exists() and not (out / "notes.png").exists()
     page = (out / "index.html").read_text()
     assert page.count("<tr>") == 1 + len(sizes) + len(BAD)
-    assert 'src="../in/sub/nested.jpg"' in page and 'src="sub/nested.png"' in page
+    assert 'src="sub/nested.png"' in page  # Outputs relative to the page, inputs as thumbnails in the output folder
+    assert f'<a href="{(tmp_path / "in" / "sub" / "nested.jpg").as_uri()}"><img src="_inputs/sub/nested.png"' in page
+    assert f"model: {model} (" in page and f"{len(sizes) + len(BAD)} images · translated 8, skipped 0, failed 3" in page
     assert sorted(p.name for p in (tmp_path / "in").rglob("*")) == sorted(  # Nothing written into the input.
         [*(Path(n).name for n in sizes), *BAD, "notes.txt", "sub"])
 

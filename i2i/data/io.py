@@ -15,13 +15,14 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from i2i.fileio import write_bytes_atomic
 from i2i.pixels import to_uint8
@@ -125,7 +126,15 @@ def _decode_pil(data: bytes, path: Path) -> np.ndarray:
             image = ImageOps.exif_transpose(image)
             return _pil_to_array(image)
     except Exception as err:  # PIL raises many kinds (OSError, SyntaxError, ValueError...) for bad files.
-        raise ImageReadError(f"image '{path}' could not be read ({type(err).__name__}: {err})") from None
+        raise ImageReadError(f"image '{path}' could not be read: {decode_reason(err)}") from None
+
+
+def decode_reason(err: Exception) -> str:
+    """Why Pillow could not decode an image, without the in-memory buffer's repr that its messages carry."""
+    if isinstance(err, UnidentifiedImageError):
+        return "not an image, or a format that Pillow cannot read"
+    reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(err)).strip(" :")
+    return reason or type(err).__name__
 
 
 def _pil_to_array(image: Image.Image) -> np.ndarray:

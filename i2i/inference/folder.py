@@ -241,10 +241,10 @@ class _Batcher:
 
 
 def _write_output(job: Job, output: np.ndarray, size: tuple[int, int], thumbnail: np.ndarray | None) -> None:
-    from i2i.inference.html import needs_thumbnail, write_thumbnail
+    from i2i.inference.html import write_thumbnail
 
     save_image(job.output, resize(output, size))
-    if thumbnail is not None and needs_thumbnail(job):
+    if thumbnail is not None:
         write_thumbnail(job, thumbnail)
 
 
@@ -355,5 +355,6 @@ def translate_folder(translator: Translator, src: str | Path, dst: str | Path, *
     if html:
         from i2i.inference.html import write_index
 
-        summary.html = write_index(dst, jobs, run.errors)
+        counts = f"translated {summary.translated}, skipped {summary.skipped}, failed {len(summary.failed)}"
+        summary.html = write_index(dst, jobs, run.errors, model=translator.describe(), summary=counts)
     return summary

@@ -120,6 +120,7 @@ class Translator:
         from i2i.export import load_generator_with_config
 
         net, config = load_generator_with_config(path, name=name, device="cpu", revision=revision)
+        config = {**config, "source": f"{path}" + (f" ({name})" if name else "")}
         return cls(net, config, device=device, mode=mode, precision=precision, tile=tile, tile_overlap=tile_overlap)
 
     @classmethod
@@ -132,7 +133,15 @@ class Translator:
         """
         from i2i.inference.zoo import fetch
 
-        return cls.from_pretrained(fetch(name, cache=cache, progress=progress), **options)
+        translator = cls.from_pretrained(fetch(name, cache=cache, progress=progress), **options)
+        translator.config["source"] = f"zoo {name}"
+        return translator
+
+    def describe(self) -> str:
+        """One line naming the model: where it was loaded from, its architecture and direction."""
+        details = ", ".join(str(self.config[k]) for k in ("architecture", "direction") if self.config.get(k))
+        source = self.config.get("source") or "generator"
+        return f"{source} ({details})" if details else str(source)
 
     @property
     def in_channels(self) -> int:
