@@ -33,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kid-subsets", type=int, default=100)
     parser.add_argument("--allow-missing", action="store_true", help="skip names present on one side only")
     parser.add_argument("--json", type=Path, help="write the scores to this JSON file")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if (args.real is None) != (args.fake is None) or (args.target is None) != (args.pred is None):
         parser.error("give --real with --fake, and --target with --pred")
@@ -54,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
         if args.real is not None:
             scores = fid_kid(args.real, args.fake, features=args.features, weights=args.inception_weights,
                              device=args.device, batch_size=args.batch_size, kid_subset_size=args.kid_subset_size,
-                             kid_subsets=args.kid_subsets)
+                             kid_subsets=args.kid_subsets, progress=not args.quiet)
             results["fid_kid"] = {**scores, "comparable": scores["features"] == "inception",
                                   "real": str(args.real), "fake": str(args.fake)}
         if args.target is not None:
-            scores = paired_metrics(args.target, args.pred, allow_missing=args.allow_missing)
+            scores = paired_metrics(args.target, args.pred, allow_missing=args.allow_missing, progress=not args.quiet)
             results["paired"] = {**scores, "target": str(args.target), "pred": str(args.pred)}
         if args.json is not None:
             write_bytes_atomic(args.json, (json.dumps(results, indent=2) + "\n").encode())

@@ -325,7 +325,7 @@ def translate_folder(translator: Translator, src: str | Path, dst: str | Path, *
     Returns:
         The :class:`FolderSummary`.
     """
-    from tqdm import tqdm
+    from i2i.progress import progress_bar
 
     if ext not in OUTPUT_EXTENSIONS:
         raise ValueError(f"ext: unknown output format '{ext}'; valid: {', '.join(OUTPUT_EXTENSIONS)}")
@@ -344,7 +344,7 @@ def translate_folder(translator: Translator, src: str | Path, dst: str | Path, *
     dataset = DecodeDataset([job.source for job in todo], channels=translator.in_channels, size=size)
     loader = DataLoader(dataset, batch_size=None, num_workers=min(num_workers, len(todo)), collate_fn=_keep,
                         pin_memory=translator.device.type == "cuda")
-    with tqdm(total=len(todo), unit="img", disable=None if progress else True) as bar:
+    with progress_bar(len(todo), desc="translate", unit="img", enabled=progress) as bar:
 
         def done(group: list[dict[str, Any]], outputs: torch.Tensor | None, reason: str | None) -> None:
             run.done(group, outputs, reason)

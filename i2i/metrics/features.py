@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from i2i.pixels import from_uint8
+from i2i.progress import progress_bar
 from i2i.registry import Registry
 
 INCEPTION_INPUT_SIZE = 299
@@ -223,7 +224,7 @@ def _load_torchscript(path: Path) -> torch.jit.ScriptModule:
 
 
 def extract_features(images: Iterable[Tensor], extractor: FeatureExtractor, *, batch_size: int = 50,
-                     device: str | torch.device | None = None) -> Tensor:
+                     device: str | torch.device | None = None, progress: str | None = None) -> Tensor:
     """Features of a stream of images, computed in batches.
 
     Args:
@@ -231,6 +232,7 @@ def extract_features(images: Iterable[Tensor], extractor: FeatureExtractor, *, b
         extractor: a FeatureExtractor.
         batch_size: images per forward pass.
         device: where to run; default: the extractor's device.
+        progress: label of a progress bar (count, rate, ETA) on stderr; None: no bar.
 
     Returns:
         ``(N, num_features)`` float64 tensor on the CPU.
@@ -239,13 +241,17 @@ def extract_features(images: Iterable[Tensor], extractor: FeatureExtractor, *, b
         device = next(iter(extractor.parameters()), torch.empty(0)).device
     chunks: list[Tensor] = []
     batch: list[Tensor] = []
-    for image in images:
-        batch.append(extractor.resize(image.to(device, non_blocking=True)[None]))
-        if len(batch) == batch_size:
+    total = len(images) if hasattr(images, "__len__") else None
+    with progress_bar(total, desc=progress, unit="img", enabled=progress is not None) as bar:
+        for image in images:
+            batch.append(extractor.resize(image.to(device, non_blocking=True)[None]))
+            if len(batch) == batch_size:
+                chunks.append(extractor(torch.cat(batch)).double().cpu())
+                bar.update(len(batch))
+                batch = []
+        if batch:
             chunks.append(extractor(torch.cat(batch)).double().cpu())
-            batch = []
-    if batch:
-        chunks.append(extractor(torch.cat(batch)).double().cpu())
+            bar.update(len(batch))
     if not chunks:
         return torch.zeros(0, extractor.num_features, dtype=torch.float64)
     return torch.cat(chunks)

@@ -116,7 +116,7 @@ def fid_kid_from_features(real: ArrayLike, fake: ArrayLike, *, kid_subset_size: 
 def fid_kid(real: ImageSetLike, fake: ImageSetLike, *, features: str | FeatureExtractor = "inception",
             weights: str | Path | None = None, device: str | torch.device = "cpu", batch_size: int = 50,
             kid_subset_size: int = 1000, kid_subsets: int = 100, dtype: torch.dtype = torch.float32,
-            seed: int = 0) -> dict[str, float | int | str]:
+            seed: int = 0, progress: bool = False) -> dict[str, float | int | str]:
     """FID and KID between two image sets; they may differ in count and image size.
 
     Args:
@@ -128,6 +128,7 @@ def fid_kid(real: ImageSetLike, fake: ImageSetLike, *, features: str | FeatureEx
         kid_subset_size, kid_subsets: KID subset sampling (subset size shrinks to the smaller set, with a warning).
         dtype: compute dtype of the extractor (float32 for reportable numbers).
         seed: seed of KID's subset sampling.
+        progress: show feature-extraction progress bars (count, rate, ETA) on stderr.
 
     Returns:
         ``{"fid", "kid_mean", "kid_std", "n_real", "n_fake", "features"}``.
@@ -140,8 +141,10 @@ def fid_kid(real: ImageSetLike, fake: ImageSetLike, *, features: str | FeatureEx
         extractor = features  # runs where it already is; ``device``, ``weights`` and ``dtype`` are not used
     else:
         extractor = build_feature_extractor(features, weights=weights, device=device, dtype=dtype)
-    real_features = extract_features(real_set, extractor, batch_size=batch_size)
-    fake_features = extract_features(fake_set, extractor, batch_size=batch_size)
+    real_features = extract_features(real_set, extractor, batch_size=batch_size,
+                                     progress=f"{extractor.name} features, real" if progress else None)
+    fake_features = extract_features(fake_set, extractor, batch_size=batch_size,
+                                     progress=f"{extractor.name} features, fake" if progress else None)
     scores = fid_kid_from_features(real_features, fake_features, kid_subset_size=kid_subset_size,
                                    kid_subsets=kid_subsets, seed=seed)
     return {**scores, "features": extractor.name}

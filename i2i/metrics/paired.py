@@ -18,6 +18,7 @@ from i2i.metrics.features import FeatureExtractor, build_feature_extractor
 from i2i.metrics.fid import fid_kid_from_features
 from i2i.metrics.folders import ImageSetLike, as_image_set, match_by_stem
 from i2i.pixels import to_uint8
+from i2i.progress import progress_bar
 
 PSNR_CAP_DB = 100.0
 SSIM_KERNEL_SIZE = 11
@@ -57,13 +58,15 @@ def resize_like(pred: Tensor, target: Tensor) -> Tensor:
                          antialias=True).clamp(0, 1)
 
 
-def paired_metrics(target: ImageSetLike, pred: ImageSetLike, *, allow_missing: bool = False) -> dict[str, float]:
+def paired_metrics(target: ImageSetLike, pred: ImageSetLike, *, allow_missing: bool = False,
+                   progress: bool = False) -> dict[str, float]:
     """Mean L1, PSNR and SSIM over image pairs matched by name.
 
     Args:
         target, pred: folders (matched by file stem; extensions may differ) or tensors ``(N, 3, H, W)`` uint8 in
             [0, 255] or float in [0, 1] (matched by index, so N must agree).
         allow_missing: skip names present on one side only (counted in ``n_skipped``) instead of raising.
+        progress: show a progress bar (count, rate, ETA) on stderr.
 
     Returns:
         ``{"l1", "psnr", "ssim", "n", "n_skipped"}``. A pred whose size differs from its target is resized to the
@@ -75,13 +78,15 @@ def paired_metrics(target: ImageSetLike, pred: ImageSetLike, *, allow_missing: b
         raise ValueError("paired metrics: no image pairs to compare")
     scores: dict[str, list[Tensor]] = {name: [] for name in PAIRED_METRICS}
     resized = 0
-    for target_index, pred_index in pairs:
-        target_image = target_set[target_index][None].double() / 255
-        pred_image = pred_set[pred_index][None].double() / 255
-        if pred_image.shape != target_image.shape:
-            pred_image, resized = resize_like(pred_image, target_image), resized + 1
-        for name, value in pair_scores(target_image, pred_image).items():
-            scores[name].append(value)
+    with progress_bar(len(pairs), desc="paired metrics", unit="pair", enabled=progress) as bar:
+        for target_index, pred_index in pairs:
+            target_image = target_set[target_index][None].double() / 255
+            pred_image = pred_set[pred_index][None].double() / 255
+            if pred_image.shape != target_image.shape:
+                pred_image, resized = resize_like(pred_image, target_image), resized + 1
+            for name, value in pair_scores(target_image, pred_image).items():
+                scores[name].append(value)
+            bar.update(1)
     if resized:
         warnings.warn(f"{resized} pred image(s) differ in size from their target; resized to the target size "
                       "(bilinear, antialiased) before scoring", stacklevel=2)
