@@ -111,7 +111,7 @@ def test_rest_translate_and_errors(server: str, translators: dict[str, Translato
 
 
 def test_load_models_one_entry_per_generator(tmp_path: Path) -> None:
-    from i2i.hub import save_pretrained
+    from i2i.publish import save_pretrained
 
     for name, path in (("G_A", CHECKPOINTS["tiny9"]), ("G_B", CHECKPOINTS["tiny6"])):
         save_pretrained(path, tmp_path / "runs" / "h2z" / "export" / name)

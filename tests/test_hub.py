@@ -15,8 +15,9 @@ import torch
 pytest.importorskip("huggingface_hub")
 
 import i2i  # noqa: E402
-from i2i.engine.checkpoint import CheckpointError  # noqa: E402
-from i2i.hub import looks_like_repo_id, save_pretrained  # noqa: E402
+from i2i.checkpoint import CheckpointError  # noqa: E402
+from i2i.hub import looks_like_repo_id
+from i2i.publish import save_pretrained  # noqa: E402
 from i2i.inference import Translator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

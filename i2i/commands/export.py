@@ -73,7 +73,8 @@ def export_hub(args: argparse.Namespace) -> int:
     """Write the Hub-ready folder (to --output, else a temporary folder) and push it when --push-to-hub is given."""
     import tempfile
 
-    from i2i.hub import push_to_hub, save_pretrained
+    from i2i.hub import push_to_hub
+    from i2i.publish import save_pretrained
     from i2i.inference.zoo import fetch
 
     source = fetch(args.zoo, progress=True) if args.zoo else args.ckpt

@@ -102,7 +102,7 @@ def load_models(ckpts: list[str] = (), zoos: list[str] = (), *, name: str | None
 
     ``options`` are those of :meth:`Translator.from_pretrained` (device, mode, precision, tile, ...).
     """
-    from i2i.engine.export import CONFIG_NAME
+    from i2i.export import CONFIG_NAME
     from i2i.hub import looks_like_repo_id
 
     models: dict[str, Translator] = {}
