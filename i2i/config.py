@@ -23,8 +23,10 @@ import yaml
 
 from i2i.data.config import DataConfig
 from i2i.registry import nearest
+from i2i.resources import config_dir
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = config_dir()  # The clone's configs/, or i2i/configs in an installed wheel.
+LOGGERS = Literal["jsonl", "tensorboard", "wandb", "mlflow"]
 
 
 class ConfigError(ValueError):
@@ -103,7 +105,7 @@ class TrainConfig:
     keep_ckpts: int = 3
     resume: bool = False
     progress: bool = True
-    tensorboard: bool = True
+    loggers: list[LOGGERS] = field(default_factory=lambda: ["jsonl", "tensorboard"])
     ema: float | None = None
 
 
@@ -157,7 +159,7 @@ def _algorithms():
 
 def _moved_keys() -> dict[str, str]:
     """Old dotted key -> its new place, collected from every registered algorithm's ``Options.moved_from``."""
-    moved = {}
+    moved = {"train.tensorboard": "train.loggers (a list of jsonl, tensorboard, wandb, mlflow)"}
     registry = _algorithms()
     for name in registry.names():
         for old, new in getattr(registry.get(name).Options, "moved_from", {}).items():

@@ -31,7 +31,7 @@ def tiny_config(tmp_path: Path, algorithm: str, root: Path, *extra: str) -> list
     common = [f"output_dir={tmp_path}", "name=tiny", "device=cpu", f"data.root={root}", "data.num_workers=0",
               "data.load_size=36", "data.crop_size=32", "model.ngf=4", "model.ndf=4", "optim.n_epochs=1",
               "optim.n_epochs_decay=2", "train.log_every=1", "train.image_every=2", "train.ckpt_every=1000",
-              "train.progress=false", "train.tensorboard=false"]
+              "train.progress=false", "train.loggers=[jsonl]"]
     if algorithm == "pix2pix":
         specific = ["model.algorithm=pix2pix", "model.generator=unet", "model.num_downs=5", "data.dataset=aligned"]
     else:

@@ -182,7 +182,8 @@ class CheckpointHook(HookBase):
 
 
 class ProgressBarHook(HookBase):
-    """A tqdm bar over the steps with the epoch, images/s and the losses when they were read (rank 0)."""
+    """A progress bar over the steps with the epoch, images/s and the losses when they were read (rank 0): tqdm on a
+    terminal, one line every 30 s in a log file (:func:`i2i.progress.progress_bar`)."""
 
     name = "progress"
 
@@ -190,11 +191,10 @@ class ProgressBarHook(HookBase):
         self.bar = None
 
     def before_train(self) -> None:
-        from tqdm import tqdm
+        from i2i.progress import progress_bar
 
         trainer = self.trainer
-        self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True,
-                        smoothing=0.1)
+        self.bar = progress_bar(trainer.total_steps, desc="train", initial=trainer.step, unit="step", smoothing=0.1)
         self._tic, self._images = time.perf_counter(), 0
 
     def after_step(self) -> None:

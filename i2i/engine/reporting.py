@@ -1,9 +1,9 @@
-"""Scalars to a JSONL file (always) and TensorBoard (optional); image grids to PNG files and TensorBoard."""
+"""The run's records: scalars and image grids handed to the tracker hooks of ``train.loggers``; grids also to PNG."""
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -13,32 +13,28 @@ from torchvision.utils import make_grid
 from i2i.fileio import write_bytes_atomic
 from i2i.pixels import to_uint8, to_unit
 
+if TYPE_CHECKING:
+    from i2i.engine.trackers import TrackerHook
+
 
 class Reporter:
-    """Writes ``metrics.jsonl`` (one JSON object per record), TensorBoard events and ``samples/*.png``.
+    """Hands every record to the trackers (``metrics.jsonl``, TensorBoard, W&B, MLflow) and writes ``samples/*.png``.
 
     Args:
         run_dir: the run folder.
-        tensorboard: also write TensorBoard event files under ``run_dir/tb``.
+        trackers: the tracker hooks of the run (:mod:`i2i.engine.trackers`).
     """
 
-    def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: Path, trackers: list[TrackerHook] = ()) -> None:
         self.run_dir = run_dir
-        self.metrics_path = run_dir / "metrics.jsonl"
         self.samples_dir = run_dir / "samples"
-        self.writer = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(run_dir / "tb"))
+        self.trackers = list(trackers)
 
     def scalars(self, step: int, values: dict[str, float], prefix: str = "") -> None:
-        record = {"step": step, **{f"{prefix}{k}": round(float(v), 6) for k, v in values.items()}}
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.writer is not None:
-            for key, value in values.items():
-                self.writer.add_scalar(f"{prefix}{key}", float(value), step)
+        """Record ``values`` at ``step`` (keys get ``prefix``, e.g. ``val/``)."""
+        record = {f"{prefix}{k}": float(v) for k, v in values.items()}
+        for tracker in self.trackers:
+            tracker.log_scalars(step, record)
 
     def images(self, step: int, visuals: dict[str, Tensor]) -> Path:
         """Save a grid: one row per sample, one column per visual (e.g. real_A, fake_B, rec_A ...).
@@ -54,10 +50,10 @@ class Reporter:
         buffer = io.BytesIO()
         Image.fromarray(to_uint8(grid * 2 - 1).permute(1, 2, 0).numpy()).save(buffer, format="PNG")
         write_bytes_atomic(path, buffer.getvalue())
-        if self.writer is not None:
-            self.writer.add_image("samples/" + "|".join(visuals), grid, step)
+        for tracker in self.trackers:
+            tracker.log_image(step, "samples/" + "|".join(visuals), grid)
         return path
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        for tracker in self.trackers:
+            tracker.close()

@@ -22,6 +22,7 @@ from i2i.engine.ema import EMAHook
 from i2i.engine.hooks import (CheckpointHook, HookBase, LossCheckHook, LRScheduleHook, MetricWriterHook,
                               ProgressBarHook, SampleGridHook, ValidationHook)
 from i2i.engine.reporting import Reporter
+from i2i.engine.trackers import TrackerHook, build_trackers
 from i2i.engine.schedule import build_schedulers
 from i2i.errors import first_line
 from i2i.export import export_generator
@@ -53,6 +54,8 @@ def default_hooks(cfg: Config, is_main: bool) -> list[HookBase]:
     hooks += [LossCheckHook(), MetricWriterHook(), SampleGridHook(), ValidationHook(), CheckpointHook()]
     if is_main and cfg.train.progress:
         hooks.append(ProgressBarHook())
+    if is_main:
+        hooks += build_trackers(cfg.train.loggers)  # Last: they close after the final checkpoint.
     return hooks
 
 
@@ -89,12 +92,13 @@ class Trainer:
         self._prepare_networks()
         self.schedulers = build_schedulers(self.algorithm.optimizers, cfg.optim)
         self.sample_batch = self._make_sample_batch()
-        self.reporter = Reporter(self.run_dir, cfg.train.tensorboard) if self.dist.is_main else None
         if self.dist.is_main:
             dump_config(cfg, self.run_dir / "config.yaml")
         seed_everything(cfg.seed + self.dist.rank)
         self.hooks: list[HookBase] = []
         self.register_hooks(default_hooks(cfg, self.dist.is_main) + list(hooks or []))
+        trackers = [hook for hook in self.hooks if isinstance(hook, TrackerHook)]
+        self.reporter = Reporter(self.run_dir, trackers) if self.dist.is_main else None
         if cfg.train.resume:
             self._resume()
 
