@@ -77,5 +77,4 @@ def test_installed_wheel_trains_and_translates(wheel: Path, tmp_path: Path) -> N
                "--device", "cpu", "--num-workers", "0"], env=env, cwd=work)
     assert "translated 1" in out
     assert Image.open(work / "out" / "a.png").size == (40, 24)
-    for verb in COMMANDS:
-        assert "usage: i2i-" in run([f"i2i-{verb}", "--help"], env=env, cwd=work)
+    assert "usage: i2i-demo" in run(["i2i-demo", "--help"], env=env, cwd=work)  # The others: entry_points above.
