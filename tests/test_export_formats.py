@@ -54,6 +54,15 @@ def test_torchscript_and_pt2_match_pytorch(tmp_path: Path, fmt: str) -> None:
     assert stat.S_IMODE((tmp_path / f"g.{fmt}").stat().st_mode) & 0o644 == 0o644
 
 
+def test_pt2_program_refuses_sizes_that_are_not_multiples(tmp_path: Path) -> None:
+    net, config = tiny(tmp_path, "unet", ngf=4, num_downs=5, norm="batch")
+    export_model(net, config, tmp_path / "g.pt2", "pt2", check=False)
+    program = torch.export.load(str(tmp_path / "g.pt2")).module()
+    assert program(torch.zeros(1, 3, 64, 96)).shape == (1, 3, 64, 96)  # Batch 1, multiples of 32.
+    with pytest.raises(Exception, match="% 32 == 0"):
+        program(torch.zeros(1, 3, 72, 96))
+
+
 def test_pt2_size_check_names_the_multiple() -> None:
     check_size(64, 96, 4)
     with pytest.raises(ValueError, match="input 34 x 32 px: this pt2 program takes H and W that are multiples of 4 "

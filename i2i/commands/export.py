@@ -7,8 +7,8 @@ write it as a Hugging Face Hub-ready folder with a model card and push it.
     i2i-export --ckpt runs/facades --push-to-hub user/facades-pix2pix     # after `hf auth login`
 
 The exported graph takes (N, C, H, W) float32 in [-1, 1] with dynamic N, H, W. ONNX and TorchScript graphs take any
-H and W (padded inside the graph); a pt2 program needs H and W that are multiples of the generator's size multiple
-(4 for ResNets, 2**num_downs for U-Nets), which is printed (and stored in ONNX metadata).
+H and W (padded inside the graph); a pt2 program needs, and checks, H and W that are multiples of the generator's size
+multiple (4 for ResNets, 2**num_downs for U-Nets), which is printed (and stored in ONNX metadata).
 """
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ and check the exported file against PyTorch at two input sizes.
 Input ``(N, in_channels, H, W)`` float32 in [-1, 1], output ``(N, out_channels, H, W)`` in [-1, 1]. ONNX and
 TorchScript graphs take any H and W: they pad the input (replicate) up to the generator's ``size_multiple`` and crop
 the output back (:class:`PadToMultiple`). ``torch.export`` cannot express that padding with dynamic shapes, so a
-``pt2`` program takes H and W that are multiples of ``size_multiple`` only; :func:`check_size` is the check to run
-before calling it (the program itself would return another size).
+``pt2`` program takes H and W that are multiples of ``size_multiple`` only and refuses other sizes with a failed
+guard (:class:`RequireMultiple`); :func:`check_size` gives the nearest valid size before calling it.
 
 - ``onnx``: the TorchScript-based exporter (``dynamo=False``; the dynamo exporter needs ``onnxscript``) with
   ``dynamic_axes``; checked with onnxruntime when installed (``pip install "i2i[onnx]"``).
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import inspect
 import json
 import math
 import os
@@ -70,6 +69,22 @@ class PadToMultiple(nn.Module):
         pad_w = (self.multiple - width % self.multiple) % self.multiple
         padded = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         return self.net(padded)[:, :, :height, :width]
+
+
+class RequireMultiple(nn.Module):
+    """Wraps a generator for ``torch.export``: H and W must be multiples of ``multiple``. The checks become guards of
+    the exported program, which then fails with ``Guard failed: x.size()[2] % <multiple> == 0`` on other sizes
+    instead of returning another size."""
+
+    def __init__(self, net: nn.Module, multiple: int) -> None:
+        super().__init__()
+        self.net = net
+        self.multiple = multiple
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch._check(x.shape[-2] % self.multiple == 0)
+        torch._check(x.shape[-1] % self.multiple == 0)
+        return self.net(x)
 
 
 def check_size(height: int, width: int, size_multiple: int) -> None:
@@ -140,24 +155,18 @@ def export_onnx(net: nn.Module, path: Path, *, in_channels: int, size_multiple: 
 
 
 def export_pt2(net: nn.Module, path: Path, *, in_channels: int, size_multiple: int) -> Path:
-    """Write ``torch.export.export(net)`` with dynamic batch and H, W = size_multiple * k."""
+    """Write ``torch.export.export(net)`` with dynamic batch, height and width; the program refuses (at run time)
+    an H or W that is not a multiple of ``size_multiple`` (:class:`RequireMultiple`)."""
     from torch.export import Dim
 
-    height_blocks, width_blocks = Dim("height_blocks", min=1, max=4096), Dim("width_blocks", min=1, max=4096)
-    shapes = {"x": {0: Dim("batch", min=1, max=4096), 2: size_multiple * height_blocks,
-                    3: size_multiple * width_blocks}}
     example = _example(in_channels, size_multiple, batch=2)  # Batch 1 would be specialised as a constant.
+    checked = RequireMultiple(net.eval(), size_multiple)
     with torch.no_grad():
-        program = torch.export.export(net.eval(), (example,), dynamic_shapes=_named_like_forward(net, shapes))
+        program = torch.export.export(checked, (example,),
+                                      dynamic_shapes={"x": {0: Dim.DYNAMIC, 2: Dim.DYNAMIC, 3: Dim.DYNAMIC}})
     with _atomic_target(path) as tmp:
         torch.export.save(program, str(tmp))
     return path
-
-
-def _named_like_forward(net: nn.Module, shapes: dict[str, Any]) -> dict[str, Any]:
-    """Key the dynamic shapes by the name of forward's first argument."""
-    first = next(iter(inspect.signature(net.forward).parameters))
-    return {first: shapes["x"]}
 
 
 def export_torchscript(net: nn.Module, path: Path, *, in_channels: int, size_multiple: int) -> Path:
