@@ -2,7 +2,7 @@
 
 Public API:
     build_generator, build_discriminator   networks by registry name
-    load_generator                         an exported / reference generator as an nn.Module
+    load_generator                         an exported / reference / Hugging Face Hub generator as an nn.Module
     Translator                             translate PIL images, numpy arrays, tensors and folders
     load_config, Trainer                   train from a YAML config
 """

@@ -31,6 +31,8 @@ def test_tag_groups_and_flat_config() -> None:
 def test_unknown_logger_fails_at_load(tmp_path: Path, paired_root: Path) -> None:
     with pytest.raises(ConfigError, match="train.loggers.*'tensorbord'.*tensorboard"):
         load_config("pix2pix_facades", tiny_config(tmp_path, "pix2pix", paired_root, "train.loggers=[tensorbord]"))
+    with pytest.raises(ConfigError, match="'train.tensorboard' has moved to 'train.loggers"):
+        load_config("pix2pix_facades", tiny_config(tmp_path, "pix2pix", paired_root, "train.tensorboard=false"))
 
 
 def test_tensorboard_grouped_tags_config_and_hparams(tmp_path: Path, paired_root: Path) -> None:
