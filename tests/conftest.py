@@ -1,11 +1,29 @@
-"""Shared fixtures: tiny synthetic datasets written to a temporary folder once per session."""
+"""Shared fixtures: tiny synthetic datasets written to a temporary folder once per session; the ``cuda`` marker.
+
+Tests that need a GPU are marked ``@pytest.mark.cuda`` and skipped where CUDA is unavailable;
+``pytest -m cuda`` runs exactly them (``tools/gpu_check.sh`` does).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "cuda: needs a CUDA GPU (skipped without one; run them with -m cuda)")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Tests for i2i.engine.benchmark and tools/benchmark.py: the tiny case through the API and the CLI, result fields,
+"""Tests for i2i.benchmark and tools/benchmark.py: the tiny case through the API and the CLI, result fields,
 errors, and FLOP counts (exact for one convolution; the issue's figures for the 256 px networks, on ``meta``).
 
 No timing assertions: the numbers depend on the machine and its load.
@@ -16,8 +16,8 @@ import pytest
 import torch
 from torch import nn
 
-from i2i.engine.benchmark import (CASES, FLOP_CONVENTION, BenchmarkOptions, case_config, count_flops, get_case,
-                                  inference_flops_per_image, resolve_case, run_case, train_flops_per_image)
+from i2i.benchmark import (CASES, FLOP_CONVENTION, BenchmarkOptions, case_config, count_flops, get_case,
+                           inference_flops_per_image, resolve_case, run_case, train_flops_per_image)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("case", "kind", "algorithm", "generator", "discriminator", "resolution", "batch", "precision", "compile",
@@ -53,12 +53,18 @@ def test_tiny_case_through_api():
 
 def test_tiny_case_through_cli(tmp_path):
     out = tmp_path / "bench" / "results.jsonl"
-    proc = run_tool("--cases", "tiny", "--device", "cpu", "--out", str(out))
+    proc = run_tool("--cases", "tiny", "--device", "cpu", "--out", str(out), "--json")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1
     check_row(json.loads(lines[0]))
-    assert out.read_text().splitlines() == lines
+    header, *rows = out.read_text().splitlines()
+    assert rows == lines
+    env = json.loads(header)
+    assert env["record"] == "environment" and env["torch"] == torch.__version__ and env["cpu_model"]
+    assert env["mkldnn_bf16"] == torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert set(env["cpu_flags"]) <= {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                                     "amx_tile", "amx_bf16", "amx_fp16", "amx_int8"}
 
 
 def test_cli_list_and_unknown_case(capsys):
@@ -87,7 +93,7 @@ def test_fp16_on_cpu_falls_back():
 
 def test_cases_and_overrides():
     assert {"cyclegan_256_b1", "cyclegan_256_best", "pix2pix_256_b1", "pix2pix_256_best", "cyclegan_128_b1",
-            "infer_resnet9_256_b1", "infer_resnet9_256_b8", "infer_resnet9_256_b64", "tiny"} == set(CASES)
+            "infer_resnet9_256_b1", "infer_resnet9_256_b8", "infer_resnet9_256_b64", "tiny", "tiny_infer"} == set(CASES)
     cpu = torch.device("cpu")
     best = resolve_case(get_case("pix2pix_256_best"), BenchmarkOptions(best_batch=4), cpu)
     assert (best.batch, best.resolution, best.warmup, best.steps) == (4, 256, 2, 5)

@@ -230,7 +230,7 @@ def test_evaluate_generator_restores_mode_and_scores():
         evaluate_generator(generator, loader, metrics=("fid",))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.cuda
 def test_features_on_cuda_match_cpu_and_bf16_runs():
     images = torch.from_numpy(random_images(4, 40, seed=19)).permute(0, 3, 1, 2)
     on_cpu = fid_kid(images, images.flip(0)[:3], features="random", kid_subset_size=3)

@@ -50,7 +50,7 @@ def test_bf16_autocast_runs_convs_in_bf16():
     assert not precision.state_dict()  # no loss scaling outside fp16
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 def test_fp16_training_on_gpu(tmp_path, paired_root):
     trainer = Trainer(load_config("pix2pix_facades", tiny_config(tmp_path, "pix2pix", paired_root, "device=cuda",
                                                                  "train.max_steps=2", "train.precision=fp16")))

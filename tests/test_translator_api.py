@@ -178,7 +178,7 @@ def test_device_checks() -> None:
             resolve_device("cuda")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.cuda
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_gpu_autocast_matches_fp32(rgb_model: Path, precision: str) -> None:
     x = torch.rand(2, 3, 45, 61) * 2 - 1

@@ -1,10 +1,10 @@
-"""Throughput, memory and FLOP benchmarks of training steps and generator inference on synthetic tensors.
+"""Throughput, memory and FLOP measurements of training steps and generator inference on synthetic tensors.
 
-No dataset or disk is needed: each case builds its algorithm (or generator) from a config with
-:func:`i2i.algorithms.build_algorithm` and feeds it the same random batch in [-1, 1] every step. Networks are
-prepared as :class:`i2i.engine.trainer.Trainer` does (channels_last, then ``torch.compile`` through
-``Algorithm.wrap``). A case yields one result dict (see :func:`run_case`), written as one JSON line by
-``tools/benchmark.py``.
+No dataset or disk is needed: a training case builds its algorithm from a config with
+:func:`i2i.algorithms.build_algorithm` and feeds it the same random batch in [-1, 1] every step; networks are
+prepared as the trainer prepares them (``Algorithm.prepare``: channels_last, then ``torch.compile``). An inference
+case builds only the generator (the training code is not imported). A case yields one result dict
+(see :func:`run_case`).
 
 FLOPs are counted with :class:`torch.utils.flop_counter.FlopCounterMode` on a copy built on the ``meta`` device (no
 compute), which counts 2 FLOPs per multiply-add of convolutions and matrix products: resnet_9blocks forward at
@@ -12,152 +12,27 @@ compute), which counts 2 FLOPs per multiply-add of convolutions and matrix produ
 """
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import gc
 import statistics
 import sys
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from i2i.algorithms import build_algorithm, build_context
-from i2i.algorithms.base import Algorithm
-from i2i.config import Config, load_config
-from i2i.runtime import Precision, resolve_precision
+from i2i.benchmark.cases import (BenchmarkCase, BenchmarkOptions, case_config, check_precision, get_case,
+                                 resolve_case)
+from i2i.benchmark.host import load_average
+from i2i.config import Config
+from i2i.runtime import Precision, configure_backends, resolve_device, resolve_precision
 from i2i.errors import first_line
 from i2i.models import init_weights
-from i2i.registry import nearest
 
 FLOP_CONVENTION = ("2 FLOPs per multiply-add (torch.utils.flop_counter: convolutions and matrix products, "
                    "forward and backward; norms, activations, losses and optimiser updates not counted)")
-PRECISIONS = ("fp32", "bf16", "fp16")
-DEFAULT_STEPS = {"cuda": (5, 20), "cpu": (2, 5)}  # (warm-up, timed) when neither the case nor the caller sets them
-
-CYCLEGAN_MODEL = {"algorithm": "cyclegan", "generator": "resnet_9blocks", "norm": "instance", "dropout": False,
-                  "discriminator": "basic"}
-PIX2PIX_MODEL = {"algorithm": "pix2pix", "generator": "unet_256", "norm": "batch", "dropout": True,
-                 "discriminator": "basic"}
-
-
-@dataclass(frozen=True)
-class BenchmarkCase:
-    """A named benchmark setting.
-
-    Attributes:
-        name: Preset name, e.g. ``cyclegan_256_b1``.
-        kind: ``train`` times ``Algorithm.train_step``; ``inference`` times one generator forward in eval mode.
-        model: The config's ``model`` section (algorithm, generator, norm, ...).
-        gan_mode: ``loss.gan_mode``.
-        resolution: Square image side in pixels.
-        batch: Images per step; ``None`` means the caller's ``best_batch``.
-        warmup: Untimed steps first (at least 1: it compiles and autotunes); ``None`` picks a device default.
-        steps: Timed steps; ``None`` picks a default for the device.
-        description: One line for ``--list``.
-    """
-
-    name: str
-    kind: Literal["train", "inference"]
-    model: dict[str, Any]
-    gan_mode: str
-    resolution: int
-    batch: int | None
-    warmup: int | None = None
-    steps: int | None = None
-    description: str = ""
-
-
-def _infer_case(batch: int) -> BenchmarkCase:
-    return BenchmarkCase(f"infer_resnet9_256_b{batch}", "inference", CYCLEGAN_MODEL, "lsgan", 256, batch,
-                         description=f"resnet_9blocks generator forward, eval + inference_mode, 256 px, batch {batch}")
-
-
-CASES: dict[str, BenchmarkCase] = {case.name: case for case in (
-    BenchmarkCase("cyclegan_256_b1", "train", CYCLEGAN_MODEL, "lsgan", 256, 1,
-                  description="CycleGAN train step: resnet_9blocks, basic D, instance norm, lsgan, 256 px, batch 1"),
-    BenchmarkCase("cyclegan_256_best", "train", CYCLEGAN_MODEL, "lsgan", 256, None,
-                  description="as cyclegan_256_b1 with batch --best-batch"),
-    BenchmarkCase("pix2pix_256_b1", "train", PIX2PIX_MODEL, "vanilla", 256, 1,
-                  description="pix2pix train step: unet_256, basic D, batch norm, vanilla GAN, 256 px, batch 1"),
-    BenchmarkCase("pix2pix_256_best", "train", PIX2PIX_MODEL, "vanilla", 256, None,
-                  description="as pix2pix_256_b1 with batch --best-batch"),
-    BenchmarkCase("cyclegan_128_b1", "train", CYCLEGAN_MODEL, "lsgan", 128, 1,
-                  description="as cyclegan_256_b1 at 128 px (the reference: 3.67 s/step on the CPU)"),
-    _infer_case(1), _infer_case(8), _infer_case(64),
-    BenchmarkCase("tiny", "train", {**CYCLEGAN_MODEL, "generator": "resnet", "n_blocks": 2, "ngf": 4, "ndf": 4},
-                  "lsgan", 32, 1, warmup=2, steps=3,
-                  description="CycleGAN, generic resnet with 2 blocks, ngf=ndf=4, 32 px, batch 1 (seconds on a CPU)"),
-)}
-
-
-@dataclass
-class BenchmarkOptions:
-    """Settings applied to every case; ``None`` keeps the case's own value."""
-
-    device: str = "auto"
-    precision: str = "fp32"
-    compile: bool = False
-    compile_mode: str = "default"
-    channels_last: bool = False
-    warmup: int | None = None
-    steps: int | None = None
-    threads: int | None = None
-    resolution: int | None = None
-    batch: int | None = None
-    best_batch: int = 8
-    tf32: bool = True
-    seed: int = 0
-
-
-def get_case(name: str) -> BenchmarkCase:
-    """The preset called ``name``.
-
-    Raises:
-        KeyError: unknown name; the message lists the presets and the nearest one.
-    """
-    if name not in CASES:
-        raise KeyError(f"--cases: unknown case '{name}'{nearest(name, list(CASES))}; valid: {', '.join(CASES)}")
-    return CASES[name]
-
-
-def check_precision(name: str) -> str:
-    """Return ``name`` if it is one of :data:`PRECISIONS`, else raise a one-line ValueError."""
-    if name not in PRECISIONS:
-        raise ValueError(f"--precision: unknown '{name}'{nearest(name, PRECISIONS)}; valid: {', '.join(PRECISIONS)}")
-    return name
-
-
-def resolve_case(case: BenchmarkCase, options: BenchmarkOptions, device: torch.device) -> BenchmarkCase:
-    """Apply the caller's resolution/batch/warm-up/steps to ``case`` and fill the device defaults."""
-    default_warmup, default_steps = DEFAULT_STEPS["cuda" if device.type == "cuda" else "cpu"]
-    resolved = dataclasses.replace(
-        case,
-        resolution=_first(options.resolution, case.resolution),
-        batch=_first(options.batch, case.batch, options.best_batch),
-        warmup=_first(options.warmup, case.warmup, default_warmup),
-        steps=_first(options.steps, case.steps, default_steps),
-    )
-    for key in ("resolution", "batch", "steps", "warmup"):
-        if getattr(resolved, key) <= 0:
-            raise ValueError(f"--{key}: must be > 0, got {getattr(resolved, key)} (case {case.name})")
-    return resolved
-
-
-def _first(*values: int | None) -> int:
-    return next(v for v in values if v is not None)
-
-
-def case_config(case: BenchmarkCase, options: BenchmarkOptions) -> Config:
-    """The training config a case stands for (data settings are only used for channel counts)."""
-    dataset = "unaligned" if case.model["algorithm"] == "cyclegan" else "aligned"
-    return load_config({"seed": options.seed, "model": dict(case.model), "loss": {"gan_mode": case.gan_mode},
-                        "data": {"dataset": dataset, "crop_size": case.resolution, "load_size": case.resolution,
-                                 "batch_size": case.batch},
-                        "train": {"channels_last": options.channels_last, "compile": options.compile,
-                                  "compile_mode": options.compile_mode, "tf32": options.tf32}})
 
 
 # FLOP counting.
@@ -180,6 +55,8 @@ def _random_batch(cfg: Config, batch: int, resolution: int, device: torch.device
 
 
 def _build_generator(cfg: Config, device: torch.device) -> nn.Module:
+    from i2i.algorithms import build_context
+
     networks = build_context(cfg, device, Precision("fp32", device)).networks
     net = networks.generator_spec(cfg.data.input_nc, cfg.data.output_nc, "AtoB").build()
     init_weights(net, scheme=cfg.model.init, gain=cfg.model.init_gain)
@@ -188,6 +65,8 @@ def _build_generator(cfg: Config, device: torch.device) -> nn.Module:
 
 def train_flops_per_image(cfg: Config, batch: int, resolution: int) -> float:
     """FLOPs of one full ``train_step`` (all networks, forward and backward) per image, counted on ``meta``."""
+    from i2i.algorithms import build_algorithm
+
     meta = torch.device("meta")
     algorithm = build_algorithm(cfg, meta, Precision("fp32", meta))
     inputs = _random_batch(cfg, batch, resolution, meta)
@@ -205,25 +84,12 @@ def inference_flops_per_image(cfg: Config, resolution: int) -> float:
 
 # Device helpers.
 
-def resolve_device(request: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without CUDA is an error."""
-    if request == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def _resolve_device(request: str) -> torch.device:
+    """:func:`i2i.runtime.resolve_device`, its one-line error naming the ``--device`` option."""
     try:
-        device = torch.device(request)
-    except RuntimeError:
-        raise ValueError(f"--device: '{request}' is not a device; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device: '{request}' requested but CUDA is not available; use --device cpu or auto")
-    return device
-
-
-def configure_backends(device: torch.device, tf32: bool) -> None:
-    """cuDNN autotuning and TF32 on the GPU, as the trainer sets them."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        torch.backends.cudnn.allow_tf32 = tf32
+        return resolve_device(request)
+    except ValueError as err:
+        raise ValueError(f"--{err}") from None
 
 
 def device_name(device: torch.device) -> str:
@@ -290,9 +156,11 @@ def _first_step_checked(step: Callable[[], Any], compiled: bool) -> None:
         raise RuntimeError(f"--compile: torch.compile failed ({first_line(err)}); run with --no-compile") from err
 
 
-def _train_step_fn(cfg: Config, case: BenchmarkCase, device: torch.device, precision: Precision,
+def _train_step_fn(cfg: Config, case: BenchmarkCase, device: torch.device, precision: str,
                    options: BenchmarkOptions) -> Callable[[], Any]:
-    algorithm: Algorithm = build_algorithm(cfg, device, precision)
+    from i2i.algorithms import build_algorithm
+
+    algorithm = build_algorithm(cfg, device, Precision(precision, device))
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
     algorithm.prepare(channels_last=options.channels_last,
                       compile_mode=options.compile_mode if options.compile else None)
@@ -301,7 +169,7 @@ def _train_step_fn(cfg: Config, case: BenchmarkCase, device: torch.device, preci
     return lambda: algorithm.train_step(inputs)
 
 
-def _inference_step_fn(cfg: Config, case: BenchmarkCase, device: torch.device, precision: Precision,
+def _inference_step_fn(cfg: Config, case: BenchmarkCase, device: torch.device, precision: str,
                        options: BenchmarkOptions) -> Callable[[], Any]:
     net = _build_generator(cfg, device)
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
@@ -310,8 +178,11 @@ def _inference_step_fn(cfg: Config, case: BenchmarkCase, device: torch.device, p
     run = torch.compile(net, mode=options.compile_mode) if options.compile else net
     image = _random_batch(cfg, case.batch, case.resolution, device, memory_format)["A"]
 
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
+
     def step() -> Tensor:
-        with torch.inference_mode(), precision.autocast():
+        with torch.inference_mode(), autocast():
             return run(image)
 
     return step
@@ -329,16 +200,17 @@ def run_case(case: BenchmarkCase | str, options: BenchmarkOptions | None = None,
 
     Returns:
         A JSON-serialisable dict: case, kind, algorithm, generator, discriminator, resolution, batch, precision,
-        compile, channels_last, device, torch, images_per_s (median, images of domain A per second),
-        step_s_median, peak_memory_mb, memory_kind, gflop_per_image, achieved_tflops, flop_convention, warmup,
+        compile, channels_last, device, torch, cuda, images_per_s (median, images of domain A per second),
+        step_s_median/min/max, spread ((max - min) / min), first_step_s (compiling and autotuning included),
+        threads, load_average (after the case), peak_memory_mb, memory_kind, gflop_per_image, achieved_tflops, flop_convention, warmup,
         steps and more.
     """
     options = options or BenchmarkOptions()
     requested = check_precision(precision or options.precision)
-    device = resolve_device(options.device)
+    device = _resolve_device(options.device)
     if options.threads and device.type == "cpu":
         torch.set_num_threads(options.threads)
-    configure_backends(device, options.tf32)
+    configure_backends(device, tf32=options.tf32)
     case = resolve_case(get_case(case) if isinstance(case, str) else case, options, device)
     cfg = case_config(case, options)
     mode = resolve_precision(requested, device)
@@ -353,9 +225,11 @@ def run_case(case: BenchmarkCase | str, options: BenchmarkOptions | None = None,
     release_memory(device, options.compile)
     torch.manual_seed(cfg.seed)
     build = _train_step_fn if case.kind == "train" else _inference_step_fn
-    step = build(cfg, case, device, Precision(mode, device), options)
+    step = build(cfg, case, device, mode, options)
+    tic = time.perf_counter()
     _first_step_checked(step, options.compile)
     synchronize(device)
+    first_step_s = time.perf_counter() - tic
     reset_peak_memory(device)
     times = time_steps(step, max(0, case.warmup - 1), case.steps, device)
     memory_mb, memory_kind = peak_memory(device)
@@ -373,8 +247,11 @@ def run_case(case: BenchmarkCase | str, options: BenchmarkOptions | None = None,
         "compile": options.compile, "compile_mode": options.compile_mode if options.compile else None,
         "channels_last": options.channels_last, "tf32": device.type == "cuda" and options.tf32,
         "device": device_name(device), "torch": torch.__version__,
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
         "images_per_s": _significant(images_per_s), "step_s_median": _significant(step_s),
         "step_s_min": _significant(min(times)), "step_s_max": _significant(max(times)),
+        "spread": round((max(times) - min(times)) / min(times), 3), "first_step_s": round(first_step_s, 2),
+        "threads": torch.get_num_threads(), "load_average": load_average(),
         "peak_memory_mb": round(memory_mb, 1), "memory_kind": memory_kind,
         "gflop_per_image": _significant(gflop), "achieved_tflops": _significant(gflop * images_per_s / 1000),
         "flop_convention": FLOP_CONVENTION, "warmup": case.warmup, "steps": case.steps,
