@@ -7,7 +7,7 @@
 # package in .whl/ make the offline install fail). gpu_check.sh installs them with
 #   pip install --no-index --no-deps --target /tmp/site .whl/*.whl
 #
-#   bash tools/fetch_gpu_wheels.sh            # -> .whl/*.whl (about 10 MiB)
+#   bash tools/fetch_gpu_wheels.sh            # -> .whl/*.whl (16 MiB)
 #   WHEEL_DIR=/tmp/w bash tools/fetch_gpu_wheels.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +40,11 @@ done
 mkdir -p "$DEST"
 for spec in "${WHEELS[@]}"; do
   "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --abi cp312 --abi abi3 --abi none "${PLATFORMS[@]}" --platform any -d "$DEST" "$spec"
+    --abi cp312 --abi abi3 --abi none "${PLATFORMS[@]}" --platform any -d "$DEST" "$spec" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 done
+# Each name once: two versions of one package make the offline install fail.
+dups=$(ls "$DEST"/*.whl | xargs -n1 basename | cut -d- -f1 | tr 'A-Z-' 'a-z_' | sort | uniq -d)
+if [ -n "$dups" ]; then echo "fetch_gpu_wheels.sh: several versions of: $dups; delete the old ones" >&2; exit 1; fi
 ls -l "$DEST"
 du -sh "$DEST"
