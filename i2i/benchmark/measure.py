@@ -31,6 +31,7 @@ from i2i.runtime import Precision, configure_backends, resolve_device, resolve_p
 from i2i.errors import first_line
 from i2i.models import init_weights
 
+_FLOPS: dict[tuple, float] = {}  # per-image FLOPs by case settings
 FLOP_CONVENTION = ("2 FLOPs per multiply-add (torch.utils.flop_counter: convolutions and matrix products, "
                    "forward and backward; norms, activations, losses and optimiser updates not counted)")
 
@@ -215,11 +216,12 @@ def run_case(case: BenchmarkCase | str, options: BenchmarkOptions | None = None,
     cfg = case_config(case, options)
     mode = resolve_precision(requested, device)
 
-    # FLOPs, on meta: precision, compile and memory format do not change the count.
-    if case.kind == "train":
-        flops = train_flops_per_image(cfg, case.batch, case.resolution)
-    else:
-        flops = inference_flops_per_image(cfg, case.resolution)
+    # FLOPs, on meta: precision, compile and memory format do not change the count (counted once per process).
+    key = (case.kind, tuple(sorted(case.model.items())), case.gan_mode, case.batch, case.resolution)
+    if key not in _FLOPS:
+        _FLOPS[key] = (train_flops_per_image(cfg, case.batch, case.resolution) if case.kind == "train"
+                       else inference_flops_per_image(cfg, case.resolution))
+    flops = _FLOPS[key]
 
     # Build, warm up (compiling on the first step) and time.
     release_memory(device, options.compile)
