@@ -44,7 +44,8 @@ def gpu_info() -> dict[str, Any]:
         return {}
     props = torch.cuda.get_device_properties(0)
     return {"gpu": props.name, "gpu_count": torch.cuda.device_count(),
-            "gpu_memory_gib": round(props.total_memory / 2**30, 1), "gpu_capability": f"{props.major}.{props.minor}", "gpu_sms": props.multi_processor_count}
+            "gpu_memory_gib": round(props.total_memory / 2**30, 1), "gpu_capability": f"{props.major}.{props.minor}",
+            "gpu_sms": props.multi_processor_count}
 
 
 def git_commit(default: str = "unknown") -> str:

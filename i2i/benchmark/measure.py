@@ -203,8 +203,8 @@ def run_case(case: BenchmarkCase | str, options: BenchmarkOptions | None = None,
         A JSON-serialisable dict: case, kind, algorithm, generator, discriminator, resolution, batch, precision,
         compile, channels_last, device, torch, cuda, images_per_s (median, images of domain A per second),
         step_s_median/min/max, spread ((max - min) / min), first_step_s (compiling and autotuning included),
-        threads, load_average (after the case), peak_memory_mb, memory_kind, gflop_per_image, achieved_tflops, flop_convention, warmup,
-        steps and more.
+        threads, load_average (after the case), peak_memory_mb, memory_kind, gflop_per_image, achieved_tflops,
+        flop_convention, warmup, steps and more.
     """
     options = options or BenchmarkOptions()
     requested = check_precision(precision or options.precision)

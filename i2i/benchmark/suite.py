@@ -77,7 +77,8 @@ def _gpu_entries() -> list[SuiteEntry]:
         SuiteEntry("inference_channels_last", 30, ("infer_resnet9_256_b64",), ("bf16",), tuned),
         SuiteEntry("pix2pix_eager", 60, ("pix2pix_256_b1", "pix2pix_256_best"), ("fp32", "bf16"),
                    {**fast, "best_batch": PIX2PIX_BEST}),
-        SuiteEntry("pix2pix_channels_last", 30, ("pix2pix_256_best",), ("bf16",), {**tuned, "best_batch": PIX2PIX_BEST}),
+        SuiteEntry("pix2pix_channels_last", 30, ("pix2pix_256_best",), ("bf16",),
+                   {**tuned, "best_batch": PIX2PIX_BEST}),
         SuiteEntry("translate_workers", 60, translate=({**translate, "decode": "workers", "num_workers": 8},)),
         SuiteEntry("translate_device_decode", 45, translate=({**translate, "decode": "device"},)),
         SuiteEntry("cyclegan_compiled", 150, ("cyclegan_256_best",), ("bf16",),
@@ -168,7 +169,8 @@ def _run_child(entry: SuiteEntry, timeout: float, work: Path) -> tuple[list[dict
 
 def _status_row(entry: SuiteEntry, status: str, error: str = "") -> dict[str, Any]:
     return {"record": "result", "label": entry.label, "entry": entry.label, "status": status, "error": error,
-            "cases": list(entry.cases) + [f"translate_{t['decode']}" for t in entry.translate], "budget_s": entry.budget_s}
+            "cases": list(entry.cases) + [f"translate_{t['decode']}" for t in entry.translate],
+            "budget_s": entry.budget_s}
 
 
 def run_suite(out_dir: Path, *, budget_s: float, log: Callable[[str], None] = print,
