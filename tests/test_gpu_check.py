@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 from i2i.benchmark import format_table, markdown_report, reliability_warnings
 from i2i.benchmark.suite import suite_entries, junit_notes
 
@@ -53,7 +55,7 @@ def test_inference_benchmark_does_not_import_the_trainer():
 
 
 def _row(**overrides):
-    row = {"case": "cyclegan_256_b1", "algorithm": "cyclegan", "generator": "resnet_9blocks", "precision": "fp32",
+    row = {"case": "cyclegan_256_b1", "kind": "train", "algorithm": "cyclegan", "generator": "resnet_9blocks", "precision": "fp32",
            "batch": 1, "compile": False, "channels_last": False, "images_per_s": 10.0, "step_s_median": 0.1,
            "step_s_min": 0.1, "step_s_max": 0.11, "spread": 0.1, "peak_memory_mb": 2048.0,
            "memory_kind": "cuda max_memory_allocated", "achieved_tflops": 18.8, "threads": 16, "load_average": 1.0}
@@ -102,3 +104,26 @@ def test_suite_entries_name_real_cases():
     gpu = [e for e in entries if e.cuda]
     assert all(e.options.get("device") == "cuda" for e in gpu if e.cases)
     assert all(t["device"] == "cuda" for e in gpu for t in e.translate)
+
+
+def test_a_failing_case_is_recorded_and_the_entry_goes_on(monkeypatch, tmp_path):
+    from i2i.benchmark import measure, suite
+
+    calls = []
+
+    def fake_run_case(case, options, precision):
+        calls.append((case, precision))
+        if len(calls) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB\nmore detail")
+        return {"case": case, "precision": precision, "images_per_s": 1.0}
+
+    monkeypatch.setattr(measure, "run_case", fake_run_case)
+    entry = suite.SuiteEntry("two", 10, ("cyclegan_256_b1", "pix2pix_256_b1"), ("fp32",), {"device": "cpu"},
+                             cuda=False)
+    monkeypatch.setattr(suite, "_entry", lambda label: entry)
+    rows = []
+    suite.run_entry("two", rows.append, tmp_path)
+    assert calls == [("cyclegan_256_b1", "fp32"), ("pix2pix_256_b1", "fp32")]
+    assert rows[0] == {"case": "cyclegan_256_b1", "precision": "fp32", "status": "failed",
+                       "error": "OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB"}
+    assert rows[1]["images_per_s"] == 1.0

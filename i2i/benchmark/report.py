@@ -30,7 +30,8 @@ def _memory(row: dict[str, Any]) -> str:
     return f"{row['peak_memory_mb'] / 1024:.2f} GB {unit}"
 
 
-def _cells(row: dict[str, Any], peak_tflops: float | None, baselines: dict[str, float]) -> list[str]:
+def _cells(row: dict[str, Any], peak_tflops: float | None, baselines: dict[tuple[str, str], float]
+           ) -> list[str]:
     """One table line; rows that did not run show their status and reason."""
     name = row.get("label") or row.get("case", "?")
     if row.get("status", "ok") != "ok":
@@ -38,7 +39,7 @@ def _cells(row: dict[str, Any], peak_tflops: float | None, baselines: dict[str, 
                 "", "", "", "", "", row.get("error", "")[:100]]
     tflops = row.get("achieved_tflops")
     share = f"{100 * tflops / peak_tflops:.1f} %" if tflops and peak_tflops else ""
-    base = baselines.get(row.get("algorithm") or row.get("generator") or "")
+    base = baselines.get(_family(row))
     speedup = f"{row['images_per_s'] / base:.2f}x" if base and row.get("images_per_s") else ""
     timing = (f"{row['step_s_median']:.4g} ({row['step_s_min']:.4g}-{row['step_s_max']:.4g})"
               if row.get("step_s_median") is not None else "")
@@ -52,14 +53,19 @@ HEADER = ["case", "precision", "batch", "compile", "channels_last", "images/s", 
           "peak memory", "TFLOP/s", "% of bf16 peak", "x fp32 eager b1", "notes"]
 
 
-def _baselines(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """images/s of the fp32, eager, contiguous, batch-1 row of each algorithm (or generator, for inference)."""
+def _baselines(rows: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """images/s of the fp32, eager, contiguous, batch-1 row of each :func:`_family`."""
     found = {}
     for row in rows:
         if (row.get("status", "ok") == "ok" and row.get("precision") == "fp32" and row.get("batch") == 1
                 and not row.get("compile") and not row.get("channels_last") and row.get("images_per_s")):
-            found.setdefault(row.get("algorithm") or row.get("generator") or "", row["images_per_s"])
+            found.setdefault(_family(row), row["images_per_s"])
     return found
+
+
+def _family(row: dict[str, Any]) -> tuple[str, str]:
+    """Rows compared with the same baseline: same kind and algorithm (training) or generator (inference)."""
+    return row.get("kind") or "", row.get("algorithm") or row.get("generator") or ""
 
 
 def format_table(rows: list[dict[str, Any]], peak_tflops: float | None = None) -> str:

@@ -25,6 +25,7 @@ import torch
 from i2i.benchmark.cases import BenchmarkOptions
 from i2i.benchmark.host import environment
 from i2i.benchmark.report import markdown_report
+from i2i.errors import first_line
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "benchmark.py"
 CYCLEGAN_BEST, PIX2PIX_BEST = 16, 32  # the "best batch" of the *_best cases (not swept: see docs/benchmarks.md)
@@ -129,18 +130,24 @@ def peak_bf16_tflops(size: int = 8192, repeats: int = 10) -> dict[str, Any]:
 
 def run_entry(label: str, sink: Callable[[dict[str, Any]], None], work: Path) -> None:
     """Run one entry in this process, passing each result row to ``sink`` as soon as it is measured."""
-    from i2i.benchmark.measure import run_benchmarks
-
     from i2i.benchmark.folder import run_folder_case
+    from i2i.benchmark.measure import release_memory, run_case
 
     entry = _entry(label)
+    runs: list[tuple[dict[str, Any], Callable[[], dict[str, Any]]]] = []
     if entry.peak:
-        sink(peak_bf16_tflops())
-    if entry.cases:
-        for row in run_benchmarks(list(entry.cases), BenchmarkOptions(**entry.options), list(entry.precisions)):
-            sink(row)
-    for kwargs in entry.translate:
-        sink(run_folder_case(work, timeout=entry.budget_s, **kwargs))
+        runs.append(({"case": "peak_bf16_matmul"}, peak_bf16_tflops))
+    options = BenchmarkOptions(**entry.options)
+    runs += [({"case": case, "precision": precision}, lambda c=case, p=precision: run_case(c, options, p))
+             for case in entry.cases for precision in entry.precisions]
+    runs += [({"case": f"translate_{kw['decode']}", "precision": kw["precision"]},
+              lambda kw=kw: run_folder_case(work, timeout=entry.budget_s, **kw)) for kw in entry.translate]
+    for what, run in runs:  # one failing case (out of memory at a large batch, say) does not stop the others
+        try:
+            sink(run())
+        except Exception as err:  # noqa: BLE001 - recorded in the results, the suite goes on
+            sink({**what, "status": "failed", "error": f"{type(err).__name__}: {first_line(err)}"})
+            release_memory(torch.device("cuda" if torch.cuda.is_available() else "cpu"), compiled=True)
 
 
 # In the parent process.
