@@ -4,6 +4,7 @@
 - :func:`resolve_precision` picks the precision that really runs on a device; :class:`Precision` wraps autocast and
   one GradScaler per optimiser (fp16 only).
 - :func:`configure_backends` sets cuDNN autotuning and TF32.
+- :func:`out_of_memory_message` is the one-line error for a batch that does not fit on the device.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch
 from torch import Tensor
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+SKIP_WARNING_STREAK = 5  # consecutive fp16 steps of one optimiser skipped by the loss scaler before a warning
 
 
 def resolve_device(request: str | torch.device, *, local_rank: int | None = None) -> torch.device:
@@ -67,8 +69,21 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     return requested
 
 
+def out_of_memory_message(device: torch.device, *, batch_size: int, grad_accum: int, world_size: int = 1) -> str:
+    """What to change when a training step runs out of device memory (one line, naming the config keys)."""
+    per_forward = batch_size // max(1, world_size) // max(1, grad_accum)
+    processes = f" on each of {world_size} processes" if world_size > 1 else ""
+    return (f"out of {device.type.upper()} memory at data.batch_size={batch_size} ({per_forward} images per forward "
+            f"pass{processes}, train.grad_accum={grad_accum}); lower data.batch_size, or raise train.grad_accum so "
+            "each step runs in smaller micro-batches (it must divide the per-process batch)")
+
+
 class Precision:
     """Wraps autocast and loss scaling so algorithms stay precision-agnostic.
+
+    With fp16, :meth:`step` counts the steps each optimiser's GradScaler skipped (inf/NaN gradients) on the device,
+    without waiting for it; :meth:`skip_report` reads the counts and warns after :data:`SKIP_WARNING_STREAK`
+    consecutive skips.
 
     Args:
         mode: "fp32", "bf16" or "fp16" (already resolved with :func:`resolve_precision`).
@@ -80,6 +95,9 @@ class Precision:
         self.device = device
         self.dtype = PRECISIONS[mode]
         self.scalers: dict[str, torch.amp.GradScaler] = {}
+        self._skipped: dict[str, Tensor] = {}  # skipped steps per optimiser (fp16), on the device
+        self._streak: dict[str, Tensor] = {}  # consecutive skipped steps
+        self._warned: set[str] = set()
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.device, self.mode)
@@ -94,8 +112,35 @@ class Precision:
 
     def step(self, optimizer_name: str, optimizer: torch.optim.Optimizer) -> None:
         scaler = self._scaler(optimizer_name)
+        # GradScaler has no public "skipped" flag short of get_scale(), which waits for the GPU; its scale tensor backs
+        # off exactly when inf/NaN gradients made it skip the step, so compare it on the device.
+        before = scaler._scale.clone() if scaler.is_enabled() and scaler._scale is not None else None
         scaler.step(optimizer)
         scaler.update()
+        if before is not None:
+            skipped = (scaler._scale < before).long()
+            self._skipped[optimizer_name] = self._skipped.get(optimizer_name, 0) + skipped
+            self._streak[optimizer_name] = (self._streak.get(optimizer_name, 0) + 1) * skipped
+
+    def skip_report(self) -> dict[str, int]:
+        """fp16: steps skipped so far by each optimiser's loss scaler, as ``amp_skipped_<name>`` ({} otherwise).
+
+        Warns (once per streak) when the last :data:`SKIP_WARNING_STREAK` or more steps of an optimiser were all
+        skipped. Reading the counts waits for the GPU: call it where the losses are read anyway.
+        """
+        report = {}
+        for name, skipped in self._skipped.items():
+            report[f"amp_skipped_{name}"] = int(skipped)
+            streak = int(self._streak[name])
+            if streak < SKIP_WARNING_STREAK:
+                self._warned.discard(name)
+            elif name not in self._warned:
+                self._warned.add(name)
+                warnings.warn(f"train.precision=fp16: the loss scaler skipped the last {streak} steps of optimiser "
+                              f"'{name}' (inf/NaN gradients; loss scale now {self.scalers[name].get_scale():g}); "
+                              "training goes on, but if this persists use train.precision=bf16 or a lower optim.lr",
+                              stacklevel=2)
+        return report
 
     def state_dict(self) -> dict:
         return {name: scaler.state_dict() for name, scaler in self.scalers.items() if scaler.is_enabled()}

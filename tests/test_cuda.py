@@ -178,3 +178,33 @@ def test_translate_folder_on_cuda_matches_cpu(tmp_path):
         assert outputs["cuda", "bf16"][i].shape == (h, w, 3)
         assert np.abs(outputs["cuda", "fp32"][i] - outputs["cpu", "fp32"][i]).max() <= 3  # TF32 convolutions
         assert np.abs(outputs["cuda", "bf16"][i] - outputs["cpu", "fp32"][i]).mean() < 4
+
+
+def test_fp16_trainer_logs_skipped_steps(tmp_path, paired_root):
+    import json
+
+    from i2i.engine.trainer import Trainer
+
+    trainer = Trainer(load_config("pix2pix_facades", tiny_config(tmp_path, "pix2pix", paired_root, "device=cuda",
+                                                                 "train.max_steps=3", "train.precision=fp16")))
+    trainer.fit()
+    records = [json.loads(line) for line in (trainer.run_dir / "metrics.jsonl").read_text().splitlines()]
+    logged = [r for r in records if "amp_skipped_G" in r]
+    assert len(logged) == 3 and all(0 <= r["amp_skipped_G"] <= r["step"] for r in logged)
+
+
+def test_real_out_of_memory_is_one_line_naming_the_batch_keys(tmp_path, paired_root):
+    from i2i.engine.trainer import Trainer, TrainingError
+
+    trainer = Trainer(load_config("pix2pix_facades", tiny_config(tmp_path, "pix2pix", paired_root, "device=cuda",
+                                                                 "train.max_steps=2", "data.batch_size=8",
+                                                                 "model.ngf=64")))
+    torch.cuda.empty_cache()
+    # Nothing more may be allocated: the first step's Adam states alone (twice the weights' size) cannot fit.
+    torch.cuda.set_per_process_memory_fraction(1e-6)
+    try:
+        with pytest.raises(TrainingError, match=r"^step 1: out of CUDA memory at data.batch_size=8 .*train.grad_accum"):
+            trainer.fit()
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0)
+        torch.cuda.empty_cache()

@@ -70,7 +70,8 @@ class LossCheckHook(HookBase):
 
 
 class MetricWriterHook(HookBase):
-    """Writes losses, learning rates and the epoch every ``train.log_every`` steps (rank 0)."""
+    """Writes losses, learning rates, fp16 skipped-step counts and the epoch every ``train.log_every`` steps
+    (rank 0)."""
 
     name = "metric_writer"
 
@@ -79,7 +80,8 @@ class MetricWriterHook(HookBase):
         if trainer.reporter is None or not self.every(trainer.cfg.train.log_every):
             return
         lrs = {f"lr_{n}": opt.param_groups[0]["lr"] for n, opt in trainer.algorithm.optimizers.items()}
-        trainer.reporter.scalars(trainer.step, {**trainer.loss_values(), **lrs, "epoch": trainer.epoch + 1})
+        skips = trainer.precision.skip_report()  # fp16: steps the loss scaler skipped; warns after a streak
+        trainer.reporter.scalars(trainer.step, {**trainer.loss_values(), **lrs, **skips, "epoch": trainer.epoch + 1})
 
 
 class SampleGridHook(HookBase):

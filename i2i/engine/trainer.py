@@ -26,11 +26,11 @@ from i2i.engine.trackers import TrackerHook, build_trackers
 from i2i.engine.schedule import build_schedulers
 from i2i.errors import first_line
 from i2i.export import export_generator
-from i2i.runtime import Precision, configure_backends, resolve_precision
+from i2i.runtime import Precision, configure_backends, out_of_memory_message, resolve_precision
 
 
 class TrainingError(RuntimeError):
-    """Training cannot go on (non-finite loss, compile failure); the message says what to do."""
+    """Training cannot go on (non-finite loss, compile failure, out of memory); the message says what to do."""
 
 
 def seed_everything(seed: int) -> None:
@@ -207,10 +207,12 @@ class Trainer:
             self.read_values = {k: float(v) for k, v in self.last_logs.items()}
             for name, value in self.read_values.items():
                 if not math.isfinite(value):
-                    states = ckpt.list_states(self.run_dir / "checkpoints")
-                    kept = f"last good checkpoint: {states[-1]}" if states else "no checkpoint was written yet"
-                    raise TrainingError(f"step {self.step}: loss '{name}' is {value}; stopping ({kept})")
+                    raise TrainingError(f"step {self.step}: loss '{name}' is {value}; stopping ({self._kept()})")
         return self.read_values
+
+    def _kept(self) -> str:
+        states = ckpt.list_states(self.run_dir / "checkpoints")
+        return f"last good checkpoint: {states[-1]}" if states else "no checkpoint was written yet"
 
     def generators(self) -> dict[str, nn.Module]:
         """The generators to sample, validate and export, by net name: the EMA copies when EMA is on."""
@@ -358,11 +360,15 @@ class Trainer:
             self._fire("after_epoch")
 
     def _train_step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        if not (self.cfg.train.compile and self.step == 0):
-            return self.algorithm.train_step(batch)
         try:
             return self.algorithm.train_step(batch)
+        except torch.OutOfMemoryError as err:
+            message = out_of_memory_message(self.device, batch_size=self.cfg.data.batch_size,
+                                            grad_accum=self.cfg.train.grad_accum, world_size=self.dist.world_size)
+            raise TrainingError(f"step {self.step + 1}: {message} ({self._kept()})") from err
         except Exception as err:  # noqa: BLE001 - compile errors come in many types.
+            if not (self.cfg.train.compile and self.step == 0):
+                raise
             raise TrainingError(f"train.compile: torch.compile failed ({first_line(err)}); "
                                 "set train.compile=false to turn it off") from err
 
