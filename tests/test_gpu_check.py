@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ def test_gpu_check_script_on_cpu(tmp_path):
     assert measured["translate_workers"]["translated"] == measured["translate_device"]["translated"] == 8
     report = (out / "report.md").read_text()
     assert "Commit: abc1234" in report and "| case | precision |" in report and "needs CUDA" in report
-    assert "CUDA tests: 0 passed, 0 failed, 12 skipped." in report  # the file's tests, all marked cuda
+    assert re.search(r"CUDA tests: 0 passed, 0 failed, \d\d+ skipped\.", report)  # the file's tests, all marked cuda
     assert "[gpu_check] done" in (out / "gpu_check.log").read_text()
 
 

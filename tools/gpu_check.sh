@@ -2,7 +2,7 @@
 # The one-command GPU check (issue 10): CUDA tests, then the benchmark suite, in at most ~8 minutes.
 #
 #   bash tools/gpu_check.sh [--out DIR] [--budget SECONDS] [--test-budget SECONDS] [--tests PATH...]
-#                           [--commit HASH] [--no-wheels]
+#                           [--commit HASH] [--no-wheels] [--no-tests] [--entries LABEL...]
 #
 # 1. Installs the wheels of .whl/ (tools/fetch_gpu_wheels.sh) into /tmp/site when present and puts the checkout
 #    first on PYTHONPATH.
@@ -21,6 +21,8 @@ BUDGET=470          # seconds for the whole script; the device tool's call gets 
 TEST_BUDGET=160
 TESTS=(tests)
 WHEELS=1
+RUN_TESTS=1
+ENTRIES=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT_DIR="$2"; shift 2 ;;
@@ -28,6 +30,8 @@ while [ $# -gt 0 ]; do
     --test-budget) TEST_BUDGET="$2"; shift 2 ;;
     --commit) export I2I_COMMIT="$2"; shift 2 ;;
     --no-wheels) WHEELS=0; shift ;;
+    --no-tests) RUN_TESTS=0; shift ;;
+    --entries) shift; while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do ENTRIES+=("$1"); shift; done ;;
     --tests) shift; TESTS=(); while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do TESTS+=("$1"); shift; done ;;
     *) echo "gpu_check.sh: unknown argument '$1' (see the header of tools/gpu_check.sh)" >&2; exit 2 ;;
   esac
@@ -60,16 +64,22 @@ import torch
 print(f"[gpu_check] CUDA available: {torch.cuda.is_available()}, torch CUDA {torch.version.cuda}")
 PY
 
-echo "[gpu_check] tests marked cuda (at most ${TEST_BUDGET} s): ${TESTS[*]}"
-timeout -k 10 "$TEST_BUDGET" "$PYTHON" -m pytest -m cuda -q -rfEs -p no:cacheprovider --continue-on-collection-errors \
-  --junitxml "$OUT_DIR/cuda_tests.xml" "${TESTS[@]}"
-status=$?
-[ $status -eq 124 ] && echo "[gpu_check] CUDA tests stopped at their ${TEST_BUDGET} s budget"
-[ $status -eq 5 ] && status=0  # no test collected/selected is not a failure
+status=0
+JUNIT=()
+if [ $RUN_TESTS = 1 ]; then
+  echo "[gpu_check] tests marked cuda (at most ${TEST_BUDGET} s): ${TESTS[*]}"
+  timeout -k 10 "$TEST_BUDGET" "$PYTHON" -m pytest -m cuda -q -rfEs -p no:cacheprovider --continue-on-collection-errors \
+    --junitxml "$OUT_DIR/cuda_tests.xml" "${TESTS[@]}"
+  status=$?
+  [ $status -eq 124 ] && echo "[gpu_check] CUDA tests stopped at their ${TEST_BUDGET} s budget"
+  [ $status -eq 5 ] && status=0  # no test collected/selected is not a failure
+  JUNIT=(--tests-junit "$OUT_DIR/cuda_tests.xml")
+fi
 
 left=$((BUDGET - SECONDS - 10))
 echo "[gpu_check] benchmark suite, ${left} s"
-"$PYTHON" tools/benchmark.py --suite gpu --out-dir "$OUT_DIR" --budget "$left" --tests-junit "$OUT_DIR/cuda_tests.xml"
+"$PYTHON" tools/benchmark.py --suite gpu --out-dir "$OUT_DIR" --budget "$left" "${JUNIT[@]}" \
+  ${ENTRIES[@]+--entries "${ENTRIES[@]}"}
 bench=$?
 echo "[gpu_check] done in ${SECONDS} s (tests exit $status, suite exit $bench); report: $OUT_DIR/report.md"
 cat "$OUT_DIR/report.md"

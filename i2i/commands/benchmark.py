@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     suite.add_argument("--suite", choices=["gpu"], help="run a whole suite, each entry in its own process")
     suite.add_argument("--out-dir", type=Path, default=Path("benchmark_results"), help="suite output folder")
     suite.add_argument("--budget", type=float, default=330, help="suite time budget in seconds (default 330)")
+    suite.add_argument("--entries", nargs="+", help="run only these suite entries (labels as in results.jsonl)")
     suite.add_argument("--tests-junit", type=Path, help="pytest JUnit XML of the CUDA tests, summed up in the report")
     suite.add_argument("--suite-entry", help=argparse.SUPPRESS)  # one entry, in the child process the suite starts
     suite.add_argument("--work-dir", type=Path, help=argparse.SUPPRESS)
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.suite:
             notes = suite.junit_notes(args.tests_junit) if args.tests_junit else []
-            rows = suite.run_suite(args.out_dir, budget_s=args.budget, extra_notes=notes)
+            rows = suite.run_suite(args.out_dir, budget_s=args.budget, extra_notes=notes, only=args.entries)
             print(format_table(rows), f"\n{args.out_dir / 'results.jsonl'}, {args.out_dir / 'report.md'}", sep="")
             return 1 if any(row.get("status", "ok") not in ("ok", "skipped") for row in rows) else 0
         options = BenchmarkOptions(device=args.device, compile=args.compile, compile_mode=args.compile_mode,
