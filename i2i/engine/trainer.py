@@ -347,7 +347,7 @@ class Trainer:
         self.sampler.start_batch = self.batch_in_epoch
         self.algorithm.train()
         for batch in self.loader:
-            self.last_logs = self._train_step(self._to_device(batch))
+            self.last_logs = self._train_step(batch)
             self.read_values = None
             self.step += 1
             self.batch_in_epoch += 1
@@ -360,8 +360,9 @@ class Trainer:
             self._fire("after_epoch")
 
     def _train_step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Move ``batch`` to the device (augmenting it there) and train on it; device faults become one line."""
         try:
-            return self.algorithm.train_step(batch)
+            return self.algorithm.train_step(self._to_device(batch))
         except torch.OutOfMemoryError as err:
             message = out_of_memory_message(self.device, batch_size=self.cfg.data.batch_size,
                                             grad_accum=self.cfg.train.grad_accum, world_size=self.dist.world_size)
