@@ -128,7 +128,8 @@ def run_folder_case(work: Path, *, decode: str, device: str, precision: str, cou
     written = len(list(dst.glob("*.jpg")))
     if written != count:
         raise RuntimeError(f"translate_{decode}: wrote {written} of {count} images")
-    note = (f"{count} JPEGs of {size} px in and out; decode in {num_workers} DataLoader workers (translate.py)"
+    note = (f"{count} JPEGs of {size} px in and out; decode in {num_workers} DataLoader workers (translate.py; "
+            f"{measured['images_per_s_command']} images/s counting its start-up and model loading)"
             if decode == "workers" else f"{count} JPEGs of {size} px; torchvision decode/encode_jpeg on {device} "
                                         "(prototype, not a translate.py option)")
     return {"case": f"translate_{decode}", "kind": "translate", "generator": architecture, "resolution": size,
