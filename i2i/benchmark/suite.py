@@ -26,6 +26,7 @@ from i2i.benchmark.cases import BenchmarkOptions
 from i2i.benchmark.host import environment
 from i2i.benchmark.report import markdown_report
 from i2i.errors import first_line
+from i2i.registry import nearest
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "benchmark.py"
 CYCLEGAN_BEST, PIX2PIX_BEST = 16, 32  # the "best batch" of the *_best cases (not swept: see docs/benchmarks.md)
@@ -108,7 +109,8 @@ def suite_entries(name: str = "gpu") -> list[SuiteEntry]:
 def _entry(label: str) -> SuiteEntry:
     entries = {entry.label: entry for entry in suite_entries()}
     if label not in entries:
-        raise KeyError(f"--suite-entry: unknown entry '{label}'; valid: {', '.join(entries)}")
+        raise KeyError(f"--entries: unknown suite entry '{label}'{nearest(label, list(entries))}; "
+                       f"valid: {', '.join(entries)}")
     return entries[label]
 
 
