@@ -31,6 +31,7 @@ def check_row(row: dict) -> None:
     assert row["generator"] == "resnet" and row["discriminator"] == "basic"
     assert (row["resolution"], row["batch"], row["warmup"], row["steps"]) == (32, 1, 2, 3)
     assert row["device"].startswith("cpu (") and row["torch"] == torch.__version__
+    assert row["cpu_model"] and row["mkldnn_bf16"] == torch.ops.mkldnn._is_mkldnn_bf16_supported()
     assert row["compile"] is False and row["channels_last"] is False
     assert row["memory_kind"] == "process peak RSS" and row["peak_memory_mb"] > 0
     assert row["images_per_s"] > 0 and math.isfinite(row["images_per_s"])

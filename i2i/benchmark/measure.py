@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from i2i.benchmark.cases import (BenchmarkCase, BenchmarkOptions, case_config, check_precision, get_case,
                                  resolve_case)
-from i2i.benchmark.host import load_average
+from i2i.benchmark.host import cpu_info, load_average
 from i2i.config import Config
 from i2i.runtime import Precision, configure_backends, resolve_device, resolve_precision
 from i2i.errors import first_line
@@ -257,7 +257,14 @@ def run_case(case: BenchmarkCase | str, options: BenchmarkOptions | None = None,
         "peak_memory_mb": round(memory_mb, 1), "memory_kind": memory_kind,
         "gflop_per_image": _significant(gflop), "achieved_tflops": _significant(gflop * images_per_s / 1000),
         "flop_convention": FLOP_CONVENTION, "warmup": case.warmup, "steps": case.steps,
+        **(_cpu_fields() if device.type == "cpu" else {}),
     }
+
+
+def _cpu_fields() -> dict[str, Any]:
+    """CPU model, flags and native bf16, kept with every CPU figure (CPU hosts of one kind differ)."""
+    info = cpu_info()
+    return {key: info[key] for key in ("cpu_model", "cpu_flags", "mkldnn_bf16")}
 
 
 def _significant(value: float, digits: int = 5) -> float:
