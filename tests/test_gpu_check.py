@@ -56,7 +56,8 @@ def test_inference_benchmark_does_not_import_the_trainer():
 
 
 def _row(**overrides):
-    row = {"case": "cyclegan_256_b1", "kind": "train", "algorithm": "cyclegan", "generator": "resnet_9blocks", "precision": "fp32",
+    row = {"case": "cyclegan_256_b1", "kind": "train", "algorithm": "cyclegan", "generator": "resnet_9blocks",
+           "precision": "fp32",
            "batch": 1, "compile": False, "channels_last": False, "images_per_s": 10.0, "step_s_median": 0.1,
            "step_s_min": 0.1, "step_s_max": 0.11, "spread": 0.1, "peak_memory_mb": 2048.0,
            "memory_kind": "cuda max_memory_allocated", "achieved_tflops": 18.8, "threads": 16, "load_average": 1.0}

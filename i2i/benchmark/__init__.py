@@ -1,4 +1,4 @@
-"""Benchmarks of training steps, generator inference and folder translation (``tools/benchmark.py``).
+"""Benchmarks of training steps, generator inference and folder translation (``i2i-benchmark``).
 
 Separate from the training engine: an inference or translation benchmark does not import the trainer.
 """

@@ -2,8 +2,9 @@
 
 Two ways to feed the generator are measured on the same folder of generated JPEGs and the same exported generator:
 
-- ``workers``: ``tools/translate.py`` as a user runs it (PIL decoding in DataLoader worker processes, outputs encoded
-  by PIL in writer threads), in a subprocess; its printed summary gives the images/s of the translation loop.
+- ``workers``: ``i2i-translate`` (``tools/translate.py``) as a user runs it (PIL decoding in DataLoader worker
+  processes, outputs encoded by PIL in writer threads), in a subprocess; its printed summary gives the images/s of
+  the translation loop.
 - ``device``: a prototype of decoding on the translating device: file bytes read in threads, batches decoded with
   ``torchvision.io.decode_jpeg(device=...)`` (nvJPEG on CUDA), translated, encoded with
   ``torchvision.io.encode_jpeg`` on the same device and written in threads. It is not yet a ``translate.py`` option;
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,9 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from i2i.benchmark.host import child_environment, command
 from i2i.models import build_generator, init_weights
-
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
 
 
 def make_jpeg_folder(folder: Path, *, count: int, size: int, seed: int = 0, quality: int = 90) -> Path:
@@ -53,12 +52,12 @@ def export_random_generator(folder: Path, *, architecture: str, kwargs: dict[str
 
 def translate_with_tool(export: Path, src: Path, dst: Path, *, device: str, precision: str, batch_size: int,
                         num_workers: int, timeout: float) -> dict[str, Any]:
-    """Run ``tools/translate.py`` on ``src``; returns images/s of its loop and of the whole command."""
-    cmd = [sys.executable, str(TOOLS / "translate.py"), "--ckpt", str(export), "--input", str(src), "--output",
+    """Run ``i2i-translate`` on ``src``; returns images/s of its loop and of the whole command."""
+    cmd = [*command("translate"), "--ckpt", str(export), "--input", str(src), "--output",
            str(dst), "--ext", "jpg", "--overwrite", "--quiet", "--device", device, "--precision", precision,
            "--batch-size", str(batch_size), "--num-workers", str(num_workers)]
     tic = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_environment())
     wall = time.perf_counter() - tic
     if proc.returncode != 0:
         raise RuntimeError(f"translate.py exited with {proc.returncode}: {proc.stderr.strip()[-300:]}")

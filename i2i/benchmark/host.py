@@ -9,6 +9,7 @@ import datetime
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import torch
 # CPU flags that decide how fast fp32/bf16/fp16 convolutions run on the CPU (as /proc/cpuinfo names them).
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
              "amx_fp16", "amx_int8")
-REPO = Path(__file__).resolve().parents[2]
+REPO = PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the i2i package (a clone's root)
 
 
 def cpu_info() -> dict[str, Any]:
@@ -60,6 +61,18 @@ def git_commit(default: str = "unknown") -> str:
     except (OSError, subprocess.SubprocessError):
         return default
     return f"{commit}+dirty" if dirty else commit
+
+
+def command(name: str) -> list[str]:
+    """argv that runs the ``i2i-<name>`` command in a fresh Python (as ``python -m i2i.commands.<name>``)."""
+    return [sys.executable, "-m", f"i2i.commands.{name}"]
+
+
+def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with the i2i package importable (a clone need not be installed)."""
+    env = {**os.environ, **(extra or {})}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def load_average() -> float | None:

@@ -1,7 +1,7 @@
 """The GPU suite: every benchmark case the issue asks for, each in its own process with its own time budget.
 
-``tools/benchmark.py --suite gpu --out-dir DIR`` (called by ``tools/gpu_check.sh``) runs the entries of
-:func:`suite_entries` in order, each as ``tools/benchmark.py --suite-entry LABEL`` in a child process killed when
+``i2i-benchmark --suite gpu --out-dir DIR`` (called by ``tools/gpu_check.sh``) runs the entries of
+:func:`suite_entries` in order, each as ``i2i-benchmark --suite-entry LABEL`` in a child process killed when
 its budget is spent; rows are streamed to a file, so a case that finished before a timeout is kept. A failing or
 timed-out entry is recorded and the suite goes on; entries that no longer fit the total budget are recorded as
 skipped. On a machine without CUDA the GPU entries are recorded as skipped and small CPU entries exercise the same
@@ -23,12 +23,11 @@ from typing import Any, Callable
 import torch
 
 from i2i.benchmark.cases import BenchmarkOptions
-from i2i.benchmark.host import environment
+from i2i.benchmark.host import child_environment, command, environment
 from i2i.benchmark.report import markdown_report
 from i2i.errors import first_line
 from i2i.registry import nearest
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "benchmark.py"
 CYCLEGAN_BEST, PIX2PIX_BEST = 16, 32  # the "best batch" of the *_best cases (not swept: see docs/benchmarks.md)
 RESNET9 = {"in_channels": 3, "out_channels": 3, "ngf": 64, "norm": "instance", "use_dropout": False}
 TINY_RESNET = {"in_channels": 3, "out_channels": 3, "ngf": 4, "n_blocks": 2, "norm": "instance",
@@ -158,8 +157,8 @@ def run_entry(label: str, sink: Callable[[dict[str, Any]], None], work: Path) ->
 def _run_child(entry: SuiteEntry, timeout: float, work: Path) -> tuple[list[dict[str, Any]], str | None]:
     """Run ``entry`` in a child process; returns its rows and, if it did not finish cleanly, why."""
     rows_file = work / f"{entry.label}.jsonl"
-    cmd = [sys.executable, str(TOOL), "--suite-entry", entry.label, "--out", str(rows_file), "--work-dir", str(work)]
-    env = os.environ if entry.cuda else {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [*command("benchmark"), "--suite-entry", entry.label, "--out", str(rows_file), "--work-dir", str(work)]
+    env = child_environment(None if entry.cuda else {"OMP_NUM_THREADS": "1"})
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                           start_new_session=True) as child:
         try:
