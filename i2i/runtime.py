@@ -123,14 +123,14 @@ class Precision:
             self._streak[optimizer_name] = (self._streak.get(optimizer_name, 0) + 1) * skipped
 
     def skip_report(self) -> dict[str, int]:
-        """fp16: steps skipped so far by each optimiser's loss scaler, as ``amp_skipped_<name>`` ({} otherwise).
+        """fp16: steps skipped so far by each optimiser's loss scaler, as ``amp/skipped_<name>`` ({} otherwise).
 
         Warns (once per streak) when the last :data:`SKIP_WARNING_STREAK` or more steps of an optimiser were all
         skipped. Reading the counts waits for the GPU: call it where the losses are read anyway.
         """
         report = {}
         for name, skipped in self._skipped.items():
-            report[f"amp_skipped_{name}"] = int(skipped)
+            report[f"amp/skipped_{name}"] = int(skipped)
             streak = int(self._streak[name])
             if streak < SKIP_WARNING_STREAK:
                 self._warned.discard(name)

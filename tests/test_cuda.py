@@ -191,8 +191,8 @@ def test_fp16_trainer_logs_skipped_steps(tmp_path, paired_root):
                                                                  "train.max_steps=3", "train.precision=fp16")))
     trainer.fit()
     records = [json.loads(line) for line in (trainer.run_dir / "metrics.jsonl").read_text().splitlines()]
-    logged = [r for r in records if "amp_skipped_G" in r]
-    assert len(logged) == 3 and all(0 <= r["amp_skipped_G"] <= r["step"] for r in logged)
+    logged = [r for r in records if "amp/skipped_G" in r]
+    assert len(logged) == 3 and all(0 <= r["amp/skipped_G"] <= r["step"] for r in logged)
 
 
 def test_real_out_of_memory_is_one_line_naming_the_batch_keys(tmp_path, paired_root):

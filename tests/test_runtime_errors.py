@@ -38,18 +38,18 @@ def test_fp16_skipped_steps_are_counted_and_a_streak_is_logged():
     net = nn.Linear(3, 3)
     optimizer = torch.optim.Adam(net.parameters())
     _fp16_step(precision, net, optimizer, 1.0)
-    assert precision.skip_report() == {"amp_skipped_G": 0}
+    assert precision.skip_report() == {"amp/skipped_G": 0}
     weights = net.weight.detach().clone()
     for _ in range(SKIP_WARNING_STREAK - 1):
         _fp16_step(precision, net, optimizer, float("inf"))
-    assert precision.skip_report() == {"amp_skipped_G": SKIP_WARNING_STREAK - 1}  # not yet a streak: no warning
+    assert precision.skip_report() == {"amp/skipped_G": SKIP_WARNING_STREAK - 1}  # not yet a streak: no warning
     _fp16_step(precision, net, optimizer, float("inf"))
     with pytest.warns(UserWarning, match=rf"skipped the last {SKIP_WARNING_STREAK} steps of optimiser 'G' .*bf16"):
-        assert precision.skip_report() == {"amp_skipped_G": SKIP_WARNING_STREAK}
+        assert precision.skip_report() == {"amp/skipped_G": SKIP_WARNING_STREAK}
     assert torch.equal(net.weight, weights)  # every inf step was skipped
     assert precision.scalers["G"].get_scale() == 2.0**16 / 2**SKIP_WARNING_STREAK
     _fp16_step(precision, net, optimizer, 1.0)  # a good step ends the streak, and the counts stay
-    assert precision.skip_report() == {"amp_skipped_G": SKIP_WARNING_STREAK}
+    assert precision.skip_report() == {"amp/skipped_G": SKIP_WARNING_STREAK}
     assert not torch.equal(net.weight, weights)
     assert Precision("bf16", torch.device("cpu")).skip_report() == {}
 
