@@ -55,7 +55,7 @@ command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,dr
 "$PYTHON" - <<'PY'
 import importlib
 for name in ("torch", "torchvision", "albumentations", "kornia", "yaml", "tqdm", "safetensors", "scipy", "PIL",
-             "cv2", "torchmetrics", "tensorboard", "pytest"):
+             "cv2", "torchmetrics", "tensorboard", "huggingface_hub", "pytest"):
     try:
         print(f"[gpu_check] {name} {getattr(importlib.import_module(name), '__version__', '?')}")
     except Exception as err:  # noqa: BLE001 - a missing package is reported, the tests that need it fail alone
