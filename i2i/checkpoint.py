@@ -5,21 +5,24 @@ import io
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from i2i.fileio import write_bytes_atomic
+from i2i.errors import UserError, one_line
+from i2i.fileio import remove_stale_temps, stale_temps_note, write_bytes_atomic
+from i2i.safe_load import load_weights_only
 
 STATE_PATTERN = re.compile(r"^state_(\d{8})\.pt$")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint cannot be read or does not match the networks being trained; the message says why."""
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to ``path`` atomically and fsynced; a full disk raises :class:`DiskFullError`."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     write_bytes_atomic(path, buffer.getvalue(), fsync=True)
@@ -27,22 +30,7 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 
 def safe_torch_load(path: Path) -> Any:
     """``torch.load`` with ``weights_only=True``; any failure becomes a one-line :class:`CheckpointError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file does not exist")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: checkpoint file is empty (0 bytes)")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt files.
-        text = str(err)
-        if "Unsupported global" in text:
-            raise CheckpointError(f"{path}: refusing to unpickle arbitrary objects (weights_only load failed); "
-                                  "only plain tensors and containers are accepted") from None
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        detail = [line for i, line in enumerate(lines) if i and "WeightsUnpickler error" in lines[i - 1]]
-        first = (detail or lines or [type(err).__name__])[0]
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first[:200]})") from None
+    return load_weights_only(path, CheckpointError)
 
 
 def state_path(checkpoint_dir: Path, step: int) -> Path:
@@ -59,6 +47,54 @@ def list_states(checkpoint_dir: Path) -> list[Path]:
 def prune_states(checkpoint_dir: Path, keep: int) -> None:
     for old in list_states(checkpoint_dir)[:-keep]:
         old.unlink(missing_ok=True)
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a bad state file to ``<name>.corrupt[.N]`` so that rotation and new saves never overwrite it."""
+    target = path.with_name(path.name + ".corrupt")
+    n = 0
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt.{n}")
+    path.rename(target)
+    return target
+
+
+def load_latest_state(checkpoint_dir: Path, *, set_aside: bool = True,
+                      log: Callable[[str], None] = print) -> tuple[Path, dict[str, Any]] | None:
+    """The newest training state that loads, falling back past unreadable ones.
+
+    Each skipped file is reported by ``log`` in one line with the reason, and kept: renamed to ``*.corrupt`` when
+    ``set_aside`` (pass it on one process only), so that later saves cannot replace it.
+
+    Returns:
+        (path, state), or None when the folder holds no state file at all.
+
+    Raises:
+        CheckpointError: State files exist but none of them loads.
+    """
+    states = list_states(checkpoint_dir)
+    for path in reversed(states):
+        try:
+            state = safe_torch_load(path)
+            if not (isinstance(state, dict) and {"nets", "step", "optimizers"} <= state.keys()):
+                raise CheckpointError(f"{path}: not an i2i training state (no nets/step/optimizers)")
+        except CheckpointError as err:
+            kept = f"kept as {_set_aside(path).name}" if set_aside and path.exists() else "kept"
+            log(f"warning: skipping {one_line(str(err))}; {kept}")
+            continue
+        return path, state
+    if states:
+        raise CheckpointError(f"{checkpoint_dir}: none of the {len(states)} training state files loads (see the "
+                              "warnings above); restore one, or start afresh with a new name")
+    return None
+
+
+def clean_run_dir(run_dir: Path) -> str | None:
+    """Remove temporary files of interrupted writes from a run's checkpoint and export folders; returns a note."""
+    folders = [run_dir / "checkpoints", run_dir / "export", run_dir / "export_best", run_dir]
+    folders += [p for base in folders[1:3] if base.is_dir() for p in base.iterdir() if p.is_dir()]
+    return stale_temps_note(*remove_stale_temps(*folders), run_dir)
 
 
 # RNG state, stored as tensors and plain containers so that it loads with weights_only=True.

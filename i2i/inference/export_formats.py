@@ -18,8 +18,6 @@ import contextlib
 import importlib.util
 import json
 import math
-import os
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 from torch import nn
+
+from i2i.fileio import atomic_target, check_writable, remove_stale_temps
 
 FORMATS = ("onnx", "pt2", "torchscript")
 TOLERANCE = {"onnx": 1e-4, "pt2": 1e-5, "torchscript": 1e-5}
@@ -106,16 +106,9 @@ def check_shapes(in_channels: int, size_multiple: int) -> list[tuple[int, int, i
     return [(1, in_channels, 2 * unit, 3 * unit), (2, in_channels, 3 * unit, 2 * unit)]
 
 
-@contextlib.contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it to ``path`` when the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")  # torch.export wants .pt2.
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _atomic_target(path: Path) -> contextlib.AbstractContextManager[Path]:
+    """A temporary path next to ``path`` (same suffix: torch.export wants .pt2), renamed over it on success."""
+    return atomic_target(path, suffix=path.suffix)
 
 
 @contextlib.contextmanager
@@ -229,12 +222,14 @@ def export_model(net: nn.Module, config: dict[str, Any], path: str | Path, fmt: 
 
     Raises:
         ValueError: Unknown format.
+        UserError: ``path`` is a folder, lies under a file or is not writable.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format: unknown export format '{fmt}'; valid: {', '.join(FORMATS)}")
     from i2i.inference.translator import complete_config
 
-    path = Path(path)
+    path = check_writable(path, "output")
+    remove_stale_temps(path.parent)
     net = net.eval().cpu()
     config = complete_config(config, net)
     shape_args = {"in_channels": int(config["in_channels"]), "size_multiple": int(config.get("size_multiple", 1))}

@@ -6,7 +6,6 @@ i2i network and load the weights under i2i's module names through an explicit ke
 """
 from __future__ import annotations
 
-import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -15,20 +14,14 @@ import torch
 from torch import nn
 
 from i2i.models._builder import build_discriminator, build_generator
+from i2i.safe_load import load_weights_only
 
 STALE_NORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
-NOT_A_CHECKPOINT = "not a readable PyTorch checkpoint"
 
 StateDict = dict[str, torch.Tensor]
 
 
 # File loading.
-
-
-def _unsafe_global(error: Exception) -> str | None:
-    """The class or function a weights_only load refused, or None when the error is not such a refusal."""
-    match = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-    return match.group(1) if match else None
 
 
 def load_reference_file(path: str | Path) -> StateDict:
@@ -48,22 +41,8 @@ def load_reference_file(path: str | Path) -> StateDict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file does not exist")
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        refused = _unsafe_global(error)
-        if refused is not None:
-            message = f"refusing to unpickle arbitrary objects (the file references {refused})"
-            raise ValueError(f"{path}: {message}") from None
-        raise ValueError(f"{path}: {NOT_A_CHECKPOINT} ({_first_line(error)})") from None
-    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as error:
-        raise ValueError(f"{path}: {NOT_A_CHECKPOINT} (truncated or corrupt: {_first_line(error)})") from None
+    loaded = load_weights_only(path, ValueError)
     return check_state_dict(loaded, source=str(path))
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:200]
 
 
 def check_state_dict(state_dict: Any, *, source: str = "state_dict") -> StateDict:
