@@ -235,13 +235,13 @@ def test_bad_images_fail_or_are_skipped_and_counted(tmp_path):
     write_aligned(tmp_path / "train", 3)
     (tmp_path / "train" / "001.png").write_bytes(b"garbage")
     (tmp_path / "train" / "notes.txt").write_text("not an image")
-    with pytest.raises(ImageReadError, match="001.png"):
+    with pytest.raises(ImageReadError, match="001.png.*; set data.skip_bad_images=true"):
         build_dataset(tiny_cfg(tmp_path))[1]
     dataset = build_dataset(tiny_cfg(tmp_path, skip_bad_images=True))
     assert dataset.skipped_files == 1
-    with pytest.warns(UserWarning, match="001.png"):
-        items = [dataset[i] for i in range(len(dataset))]
+    items = [dataset[i] for i in range(len(dataset))]  # the loader, not the dataset, warns (once per file)
     assert dataset.bad_images == 1 and items[1]["A_path"].endswith("002.png")
+    assert "001.png" in items[1]["skipped_images"] and items[0]["skipped_images"] == ""
 
 
 def test_gpu_augment_mode_only_resizes_on_cpu(tmp_path):

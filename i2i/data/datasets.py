@@ -4,24 +4,26 @@ Items: ``{"A": (input_nc, H, W), "B": (output_nc, H, W), "A_path": str, "B_path"
 (``single``: only ``"A"`` and ``"A_path"``). ``direction=BtoA`` swaps the sides here, in the dataset, so the model
 always reads its input from ``"A"``.
 
-Randomness: every random choice (crop, flip, the B partner of an unaligned item) is drawn from torch's RNG inside
-``__getitem__``: the global RNG when ``num_workers=0`` (so the stream is a function of ``torch.get_rng_state()``),
-the per-worker RNG (seeded by the DataLoader from its generator) otherwise. The shuffling order comes from the
-DataLoader's generator (see :func:`build_dataloader`).
+Randomness: every random choice (crop, flip, the B partner of an unaligned item) is drawn inside ``__getitem__``
+from a generator seeded by the key. A key ``(index, seed)`` (a :class:`SeededIndex`, which the training sampler
+yields with ``seed = sample_seed(run seed, epoch, index)``) makes an item a function of (run seed, epoch, index)
+alone: the same whatever the number of DataLoader workers or processes, and after a resume. A plain integer index
+draws from torch's global RNG (the per-worker RNG inside workers) as before.
 """
 from __future__ import annotations
 
 import logging
 import random
+import re
 import signal
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from i2i.data.config import DataConfig
 from i2i.data.io import ImageReadError, convert_channels, list_images, load_image
@@ -34,10 +36,26 @@ logger = logging.getLogger(__name__)
 DATASETS: Registry[type[Dataset]] = Registry("dataset")
 Item = dict[str, Any]
 _MAX_SEED = 2**31 - 1
+BAD_IMAGES_KEY = "skipped_images"  # item key: the unreadable images replaced by this item, one per line
+
+
+class SeededIndex(NamedTuple):
+    """A dataset key that carries the seed of the item's random crop/flip/partner choices."""
+
+    index: int
+    seed: int
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of sample ``index`` in ``epoch`` of a run seeded ``seed`` (well mixed, in [0, 2**63))."""
+    state = np.random.SeedSequence((seed % 2**32, epoch, index)).generate_state(2, np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
 
 
 class ImageFolderDataset(Dataset):
     """Shared machinery: folder scanning, per-item seeds and skipping unreadable images.
+
+    Items can be read by a plain index or a :class:`SeededIndex` (see the module docstring).
 
     Attributes:
         skipped_files: Non-image files found (and ignored) in the dataset folders.
@@ -48,6 +66,7 @@ class ImageFolderDataset(Dataset):
     #: Kinds of training data the layout gives: "paired" (A and B of one scene), "unpaired" (an A and a B image),
     #: "single" (A only). An algorithm's ``data_kind`` must be among them.
     provides: frozenset[str] = frozenset()
+    accepts_seeded_keys = True
 
     def __init__(self, cfg: DataConfig, *, train: bool = True) -> None:
         self.cfg = cfg
@@ -63,19 +82,24 @@ class ImageFolderDataset(Dataset):
     def __len__(self) -> int:
         raise NotImplementedError
 
-    def load_item(self, index: int) -> Item:
+    def load_item(self, index: int, generator: torch.Generator | None) -> Item:
         raise NotImplementedError
 
-    def __getitem__(self, index: int) -> Item:
+    def __getitem__(self, key: int | SeededIndex) -> Item:
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        generator = torch.Generator().manual_seed(seed) if seed is not None and self.train else None
         if not self.cfg.skip_bad_images:
-            return self.load_item(index)
+            try:
+                return self.load_item(index, generator)
+            except ImageReadError as err:
+                raise ImageReadError(f"{err}; set data.skip_bad_images=true to skip unreadable images") from None
+        skipped = []
         for offset in range(len(self)):
             try:
-                return self.load_item((index + offset) % len(self))
+                return {**self.load_item((index + offset) % len(self), generator), BAD_IMAGES_KEY: "\n".join(skipped)}
             except ImageReadError as err:
-                if str(err) not in self._bad:
-                    self._bad.add(str(err))
-                    warnings.warn(f"data.skip_bad_images: skipping {err}", stacklevel=2)
+                self._bad.add(str(err))
+                skipped.append(str(err))
         raise ImageReadError(f"data.root: no readable image in '{self.cfg.root}' ({self.bad_images} unreadable)")
 
     def _scan(self, folder: Path, expected: str) -> list[Path]:
@@ -90,11 +114,22 @@ class ImageFolderDataset(Dataset):
                                     f"the '{self.cfg.dataset}' dataset expects {expected}")
         return paths[: self.cfg.max_dataset_size]
 
-    def _seeds(self, count: int) -> list[int | None]:
-        """Seeds for the random crop/flip, drawn from torch's RNG (None, i.e. no randomness, when evaluating)."""
+    def _seeds(self, count: int, generator: torch.Generator | None) -> list[int | None]:
+        """Seeds for the random crop/flip, drawn from ``generator`` (torch's RNG when None); None when evaluating."""
         if not self.train:
             return [None] * count
-        return torch.randint(0, _MAX_SEED, (count,)).tolist()
+        return torch.randint(0, _MAX_SEED, (count,), generator=generator).tolist()
+
+
+class KeyedSubset(Subset):
+    """``torch.utils.data.Subset`` that passes :class:`SeededIndex` keys through (the seed stays with the item)."""
+
+    accepts_seeded_keys = True
+
+    def __getitem__(self, key: int | SeededIndex) -> Item:
+        if isinstance(key, tuple):
+            return self.dataset[SeededIndex(self.indices[key[0]], key[1])]
+        return self.dataset[self.indices[key]]
 
 
 def _split_sides(cfg: DataConfig, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,13 +154,13 @@ class AlignedDataset(ImageFolderDataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def load_item(self, index: int) -> Item:
+    def load_item(self, index: int, generator: torch.Generator | None = None) -> Item:
         path = self.paths[index]
         pair = load_image(path, _load_channels(self.cfg))
         half = pair.shape[1] // 2
         left, right = np.ascontiguousarray(pair[:, :half]), np.ascontiguousarray(pair[:, half : 2 * half])
         image_a, image_b = _split_sides(self.cfg, left, right)
-        tensor_a, tensor_b = self.transform(image_a, image_b, seed=self._seeds(1)[0], name=str(path))
+        tensor_a, tensor_b = self.transform(image_a, image_b, seed=self._seeds(1, generator)[0], name=str(path))
         return {"A": tensor_a, "B": tensor_b, "A_path": str(path), "B_path": str(path)}
 
 
@@ -150,7 +185,7 @@ class PairedFolderDataset(ImageFolderDataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def load_item(self, index: int) -> Item:
+    def load_item(self, index: int, generator: torch.Generator | None = None) -> Item:
         path_a, path_b = self.pairs[index]
         left, right = load_image(path_a, _load_channels(self.cfg)), load_image(path_b, _load_channels(self.cfg))
         if left.shape[:2] != right.shape[:2] and self.cfg.preprocess == "resize_and_crop":
@@ -158,7 +193,7 @@ class PairedFolderDataset(ImageFolderDataset):
         image_a, image_b = _split_sides(self.cfg, left, right)
         if self.cfg.direction == "BtoA":
             path_a, path_b = path_b, path_a
-        tensor_a, tensor_b = self.transform(image_a, image_b, seed=self._seeds(1)[0], name=str(path_a))
+        tensor_a, tensor_b = self.transform(image_a, image_b, seed=self._seeds(1, generator)[0], name=str(path_a))
         return {"A": tensor_a, "B": tensor_b, "A_path": str(path_a), "B_path": str(path_b)}
 
 
@@ -200,14 +235,14 @@ class UnalignedDataset(ImageFolderDataset):
     def __len__(self) -> int:
         return max(len(self.paths_a), len(self.paths_b))
 
-    def load_item(self, index: int) -> Item:
+    def load_item(self, index: int, generator: torch.Generator | None = None) -> Item:
         path_a = self.paths_a[index % len(self.paths_a)]
         if self.cfg.serial_batches or not self.train:
             index_b = index % len(self.paths_b)
         else:
-            index_b = int(torch.randint(len(self.paths_b), ()))
+            index_b = int(torch.randint(len(self.paths_b), (), generator=generator))
         path_b = self.paths_b[index_b]
-        seed_a, seed_b = self._seeds(2)
+        seed_a, seed_b = self._seeds(2, generator)
         tensor_a, _ = self.transform(load_image(path_a, self.cfg.input_nc), seed=seed_a, name=str(path_a))
         tensor_b, _ = self.transform(load_image(path_b, self.cfg.output_nc), seed=seed_b, name=str(path_b))
         return {"A": tensor_a, "B": tensor_b, "A_path": str(path_a), "B_path": str(path_b)}
@@ -226,9 +261,9 @@ class SingleDataset(ImageFolderDataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def load_item(self, index: int) -> Item:
+    def load_item(self, index: int, generator: torch.Generator | None = None) -> Item:
         path = self.paths[index]
-        tensor, _ = self.transform(load_image(path, self.cfg.input_nc), seed=self._seeds(1)[0], name=str(path))
+        tensor, _ = self.transform(load_image(path, self.cfg.input_nc), seed=self._seeds(1, generator)[0], name=str(path))
         return {"A": tensor, "A_path": str(path)}
 
 
@@ -262,19 +297,62 @@ def seed_worker(worker_id: int) -> None:
     cv2.setNumThreads(1)
 
 
+class ImageLoader(DataLoader):
+    """A DataLoader that reports each image skipped by ``data.skip_bad_images`` once (in the main process, however
+    many workers draw it), and re-raises errors from worker processes with their own one-line message instead of
+    torch's "Caught ... in DataLoader worker process" text with a traceback inside."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reported_bad_images: set[str] = set()
+
+    def __iter__(self):
+        iterator = super().__iter__()
+        while True:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            except Exception as err:  # noqa: BLE001 - re-raised, as its own type, with a clean message
+                raise _unwrap_worker_error(err) from None
+            if isinstance(batch, dict) and BAD_IMAGES_KEY in batch:
+                self._report(batch.pop(BAD_IMAGES_KEY))
+            yield batch
+
+    def _report(self, entries: list[str]) -> None:
+        for message in (line for entry in entries for line in entry.splitlines() if line):
+            if message not in self.reported_bad_images:
+                self.reported_bad_images.add(message)
+                warnings.warn(f"data.skip_bad_images: skipped {message} (reported once)", stacklevel=3)
+
+
+def _unwrap_worker_error(err: Exception) -> Exception:
+    """``err`` itself, or for an error re-raised from a worker, the same type with only the original message."""
+    text = str(err)
+    if not (text.startswith("Caught ") and "Original Traceback" in text):
+        return err
+    last = [line for line in text.splitlines() if line.strip()][-1]
+    message = re.sub(r"^[\w.]*(Error|Exception)\w*: ", "", last.strip())
+    try:
+        return type(err)(message)
+    except TypeError:
+        return RuntimeError(message)
+
+
 def build_dataloader(dataset: Dataset, cfg: DataConfig, *, shuffle: bool, sampler: Sampler | None = None,
                      seed: int | None = None, drop_last: bool = False) -> DataLoader:
-    """Wrap ``dataset`` in a DataLoader configured from ``cfg``.
+    """Wrap ``dataset`` in an :class:`ImageLoader` configured from ``cfg``.
 
     Args:
         dataset: Map-style dataset, usually from :func:`build_dataset`.
         cfg: batch_size, num_workers, pin_memory (used only with CUDA), persistent_workers and prefetch_factor
             (used only with workers).
         shuffle: Shuffle each epoch (ignored when ``sampler`` is given; the sampler decides the order).
-        sampler: e.g. a DistributedSampler.
+        sampler: e.g. a DistributedSampler; one yielding :class:`SeededIndex` keys makes every item independent of
+            the worker count.
         seed: Seeds the loader's generator, which decides the shuffle order and the worker seeds. Two loaders with
             the same seed (and the same torch global RNG state when ``num_workers=0``) give identical batches.
-            Save ``loader.generator.get_state()`` to resume mid-epoch. None uses torch's global RNG.
+            None uses torch's global RNG.
         drop_last: Drop the last incomplete batch.
 
     Raises:
@@ -292,6 +370,6 @@ def build_dataloader(dataset: Dataset, cfg: DataConfig, *, shuffle: bool, sample
     if cfg.num_workers > 0:
         workers = {"persistent_workers": cfg.persistent_workers, "prefetch_factor": cfg.prefetch_factor,
                    "worker_init_fn": seed_worker}
-    return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                      num_workers=cfg.num_workers, pin_memory=cfg.pin_memory and torch.cuda.is_available(),
-                      drop_last=drop_last, generator=generator, **workers)
+    return ImageLoader(dataset, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                       num_workers=cfg.num_workers, pin_memory=cfg.pin_memory and torch.cuda.is_available(),
+                       drop_last=drop_last, generator=generator, **workers)

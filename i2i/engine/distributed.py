@@ -52,16 +52,25 @@ def cleanup_distributed() -> None:
 class ResumableSampler(DistributedSampler):
     """DistributedSampler (one replica without torchrun) whose epoch order depends only on (seed, epoch), and that
     can start part-way through an epoch: ``start_batch`` batches of ``batch_size`` are skipped without loading them.
+
+    For a dataset with ``accepts_seeded_keys`` it yields :class:`i2i.data.SeededIndex` keys whose seed is
+    ``sample_seed(seed, epoch, index)``: each item's augmentation is then a function of (seed, epoch, index), the
+    same with any number of DataLoader workers or processes, and after a resume.
     """
 
     def __init__(self, dataset, *, num_replicas: int, rank: int, shuffle: bool, seed: int, batch_size: int) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=False)
         self.batch_size = batch_size
         self.start_batch = 0
+        self.seeded = bool(getattr(dataset, "accepts_seeded_keys", False))
 
     def __iter__(self):
-        indices = list(super().__iter__())
-        return iter(indices[self.start_batch * self.batch_size:])
+        from i2i.data.datasets import SeededIndex, sample_seed
+
+        indices = list(super().__iter__())[self.start_batch * self.batch_size:]
+        if not self.seeded:
+            return iter(indices)
+        return iter([SeededIndex(i, sample_seed(self.seed, self.epoch, i)) for i in indices])
 
     def __len__(self) -> int:
         return max(0, self.num_samples - self.start_batch * self.batch_size)
