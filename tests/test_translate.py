@@ -110,7 +110,7 @@ def test_zero_byte_and_corrupt_checkpoints_exit_2(tmp_path: Path, capsys: pytest
     tool = load_tool()
     (tmp_path / "latest_net_G.pth").write_bytes(b"")
     assert tool.main(["--ckpt", str(tmp_path / "latest_net_G.pth"), "--input", "x", "--output", "y"]) == 2
-    assert "latest_net_G.pth: checkpoint file is empty" in capsys.readouterr().err
+    assert "latest_net_G.pth: not a readable PyTorch checkpoint: the file is empty (0 bytes)" in capsys.readouterr().err
 
 
 def test_folder_options(tmp_path: Path) -> None:

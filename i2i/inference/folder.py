@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from i2i.data.io import is_image_file, list_images, load_image, save_image
 from i2i.errors import first_line
+from i2i.fileio import check_writable, remove_stale_temps, stale_temps_note
 
 if TYPE_CHECKING:
     from i2i.inference.translator import Translator
@@ -332,10 +333,13 @@ def translate_folder(translator: Translator, src: str | Path, dst: str | Path, *
     if batch_size < 1 or num_workers < 0 or (size is not None and size < 1):
         raise ValueError(f"batch_size must be >= 1, num_workers >= 0 and size >= 1; got {batch_size}, {num_workers}, "
                          f"{size}")
-    dst = Path(dst)
+    dst = check_writable(dst, "output", folder=True)
     sources, root, ignored = collect_inputs(src, recursive=recursive)
     jobs = plan_jobs(sources, dst, ext)
     check_output_location(dst, root, jobs, recursive=recursive)
+    note = stale_temps_note(*remove_stale_temps(dst, recursive=True), dst)
+    if note:
+        logger.warning("%s", note)
     todo = [job for job in jobs if overwrite or not job.output.exists()]
     summary = FolderSummary(output_dir=dst, skipped=len(jobs) - len(todo), ignored=ignored)
     run = _FolderRun(todo, summary, html=html, max_writes=4 * batch_size,

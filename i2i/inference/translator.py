@@ -240,6 +240,7 @@ class Translator:
             raise ValueError(f"expected a float (C, H, W) or (N, C, H, W) tensor in [-1, 1], got {image.dtype} "
                              f"of shape {tuple(image.shape)}")
         batch = image if image.dim() == 4 else image[None]
+        check_tensor_range(batch)
         self.warn_channels(batch.shape[1])
         output = self.translate_tensor(convert_tensor_channels(batch, self.in_channels))
         output = output.to(device=image.device, dtype=image.dtype)
@@ -251,6 +252,8 @@ class Translator:
         if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
             raise ValueError(f"expected a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array, got {array.dtype} "
                              f"of shape {array.shape}")
+        if array.size == 0:
+            raise ValueError(f"the image array is empty (shape {array.shape}); give at least 1 x 1 px")
         self.warn_channels(1 if array.ndim == 2 else array.shape[2])
         pixels = np.require(convert_channels(array, self.in_channels), requirements=["C", "W"])
         output = self.translate_uint8(torch.from_numpy(pixels)[None])[0].numpy()
@@ -259,6 +262,20 @@ class Translator:
     def _translate_pil(self, image: Image.Image) -> Image.Image:
         output = self._translate_array(pil_to_array(image))
         return Image.fromarray(output[:, :, 0] if output.shape[2] == 1 else output)  # Mode "L" or "RGB".
+
+
+def check_tensor_range(images: torch.Tensor, tolerance: float = 1e-3) -> None:
+    """Refuse an empty tensor or one with values outside [-1, 1] (e.g. [0, 255] pixels), saying how to convert."""
+    if images.numel() == 0:
+        raise ValueError(f"the image tensor is empty (shape {tuple(images.shape)}); give at least 1 x 1 px")
+    low, high = images.detach().aminmax()
+    low, high = float(low), float(high)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError("the image tensor holds NaN or infinite values; expected values in [-1, 1]")
+    if low < -1 - tolerance or high > 1 + tolerance:
+        fix = "x / 127.5 - 1 for [0, 255] pixels" if high > 2 else "x * 2 - 1 for [0, 1] values"
+        raise ValueError(f"the image tensor holds values in [{low:.4g}, {high:.4g}], but the networks take [-1, 1]; "
+                         f"convert it first ({fix}), or pass a uint8 numpy array or PIL image")
 
 
 def pil_to_array(image: Image.Image) -> np.ndarray:
