@@ -1,0 +1,216 @@
+"""Faults as a user's machine or cluster produces them: kill -9 mid-write, corrupt and malicious checkpoints, a full
+disk, double signals, resume with workers, and a table of bad inputs to every tool and the API, each of which must
+end in one line naming the file or key and the fix, with exit code 2."""
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_config
+from i2i.engine import checkpoint as ckpt
+from i2i.engine.export import export_generator
+from i2i.fileio import remove_stale_temps, temp_path, write_bytes_atomic
+from i2i.inference import Translator
+from i2i.models import build_generator
+
+ROOT = Path(__file__).resolve().parents[1]
+PAYLOAD_MARK = "i2i_payload_ran"
+KILLS = int(os.environ.get("I2I_FAULT_KILLS", "2"))  # more for a soak run, e.g. I2I_FAULT_KILLS=20
+
+
+def load_tool(name: str):
+    """``tools/<name>.py`` as a module, to call its main() in-process (a subprocess pays seconds of imports)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Payload:
+    """Pickles to a call that would create a marker file: it must never run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def tiny_export(folder: Path) -> Path:
+    kwargs = {"ngf": 4, "n_blocks": 1, "norm": "instance"}
+    torch.manual_seed(0)
+    return export_generator(build_generator("resnet", **kwargs), folder, architecture="resnet", kwargs=kwargs,
+                            direction="AtoB")
+
+
+def write_image(path: Path, size: int = 16) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def train_args(tmp_path: Path, root: Path, *extra: str) -> list[str]:
+    return ["--cfg", "cyclegan_horse2zebra", *tiny_config(tmp_path, "cyclegan", root, "data.batch_size=2", *extra)]
+
+
+def weights(trainer) -> dict[str, torch.Tensor]:
+    return {f"{n}.{k}": v.clone() for n, net in trainer.algorithm.nets.items() for k, v in net.state_dict().items()}
+
+
+# Checkpoint files: corrupt ones are diagnosed in one complete line; pickled code never runs.
+
+def corrupt(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    damaged = {"truncated": data[: len(data) // 2], "zeros": bytes(len(data)), "empty": b"",
+               "random": np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()}[how]
+    path.write_bytes(damaged)
+
+
+@pytest.mark.parametrize("how, reason", [("truncated", "zip archive is truncated or damaged"),
+                                         ("zeros", "bytes are zero"), ("empty", "the file is empty (0 bytes)"),
+                                         ("random", "neither a zip archive nor a pickle")])
+def test_damaged_files_give_a_complete_line(tmp_path, how, reason):
+    path = tmp_path / "state_00000001.pt"
+    torch.save({"w": torch.randn(1000)}, path)
+    corrupt(path, how)
+    with pytest.raises(ckpt.CheckpointError) as info:
+        ckpt.safe_torch_load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not a readable PyTorch checkpoint") and reason in message
+    assert "\n" not in message and "weights_only" not in message
+
+
+def test_newest_loadable_state_is_used_and_bad_ones_are_kept(tmp_path):
+    folder = tmp_path / "checkpoints"
+    for step in (1, 2, 3):
+        ckpt.atomic_torch_save({"nets": {}, "optimizers": {}, "step": step}, ckpt.state_path(folder, step))
+    corrupt(ckpt.state_path(folder, 3), "truncated")
+    torch.save({"x": _Payload(tmp_path / PAYLOAD_MARK)}, ckpt.state_path(folder, 2))
+    lines: list[str] = []
+    path, state = ckpt.load_latest_state(folder, log=lines.append)
+    assert (path.name, state["step"]) == ("state_00000001.pt", 1)
+    assert len(lines) == 2 and "state_00000003.pt: not a readable" in lines[0] and "refusing" in lines[1]
+    assert sorted(p.name for p in folder.iterdir()) == ["state_00000001.pt", "state_00000002.pt.corrupt",
+                                                        "state_00000003.pt.corrupt"]
+    assert not (tmp_path / PAYLOAD_MARK).exists()
+    ckpt.state_path(folder, 1).write_bytes(b"")
+    with pytest.raises(ckpt.CheckpointError, match="none of the 1 training state files loads"):
+        ckpt.load_latest_state(folder, log=lines.append)
+
+
+def test_malicious_pickle_is_refused_in_every_loading_path(tmp_path, capsys):
+    marker = tmp_path / PAYLOAD_MARK
+    evil = {"nets": {"G": _Payload(marker)}, "generators": {}, "step": 1, "optimizers": {}}
+    torch.save(evil, tmp_path / "state_00000001.pt")
+    torch.save({"model.1.weight": _Payload(marker)}, tmp_path / "latest_net_G.pth")
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(evil, tmp_path / "run" / "checkpoints" / "state_00000001.pt")
+    from i2i import load_generator
+    from i2i.models.reference import load_reference_file
+
+    loaders = [lambda p: ckpt.safe_torch_load(p), load_reference_file, load_generator, Translator.from_pretrained]
+    for path in ("state_00000001.pt", "latest_net_G.pth", "run"):
+        for load in loaders[:2] if path == "run" else loaders:
+            with pytest.raises((ValueError, RuntimeError), match="refusing to unpickle arbitrary objects: the file "
+                                                                 "references posix.system") as info:
+                load(tmp_path / path if path != "run" else tmp_path / "run" / "checkpoints" / "state_00000001.pt")
+            assert "weights_only" not in str(info.value)
+    for tool, extra in (("translate", ["--input", "x", "--output", str(tmp_path / "o")]),
+                        ("export", ["--format", "pt2", "--output", str(tmp_path / "g.pt2")])):
+        assert load_tool(tool).main(["--ckpt", str(tmp_path / "latest_net_G.pth"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "refusing to unpickle" in err and "weights_only" not in err
+    assert not marker.exists()
+
+
+# Interrupted and failed writes.
+
+def test_disk_full_is_one_line_and_keeps_the_previous_file(tmp_path, monkeypatch):
+    import i2i.fileio
+
+    target = tmp_path / "state.pt"
+    write_bytes_atomic(target, b"previous")
+
+    class FullDisk:
+        def __init__(self, *args, **kwargs):
+            self.handle = open(*args, **kwargs)  # noqa: SIM115 - closed in __exit__
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(i2i.fileio, "open", FullDisk, raising=False)
+    with pytest.raises(OSError) as info:
+        write_bytes_atomic(target, b"x" * 5000)
+    message = str(info.value)
+    assert message.startswith(f"{target}: disk full (4.9 KB needed, ") and "free" in message and "\n" not in message
+    assert getattr(info.value, "exit_code", None) == 2
+    assert target.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == ["state.pt"]
+
+
+def test_stale_temps_are_removed_and_nothing_else(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    ours = temp_path(tmp_path / "state_00000002.pt").name
+    stale = [f".state_00000002.pt.{dead_pid}-0123abcd.i2i-tmp", f".model.safetensors.{dead_pid}-89abcdef.i2i-tmp",
+             f".g.pt2.{dead_pid}-00000000.i2i-tmp.pt2", f".state_00000001.pt.{dead_pid}.0123abcd.tmp",
+             ".model.safetensors.tmp"]
+    kept = [ours, "state_00000001.pt", ".hidden.tmp", "notes.tmp", f".x.{dead_pid}-0123abcd.tmp"]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"123")
+    assert remove_stale_temps(tmp_path) == (len(stale), 3 * len(stale))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+
+
+KILLED_WRITER = """
+import sys, torch
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from i2i.engine import checkpoint as ckpt
+folder = Path({folder!r})
+state = {{"nets": {{"w": torch.randn(4_000_000)}}, "optimizers": {{}}}}
+for step in range(1, 10_000):
+    ckpt.atomic_torch_save({{**state, "step": step}}, ckpt.state_path(folder, step))
+    ckpt.prune_states(folder, 2)
+"""
+
+
+def test_kill_9_during_checkpoint_writes_never_corrupts(tmp_path):
+    """SIGKILL the writer the moment a temp file appears; every state left loads and the temp is cleaned."""
+    folder = tmp_path / "checkpoints"
+    kills = 0
+    for _ in range(KILLS):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER.format(root=str(ROOT), folder=str(folder))])
+        deadline = time.monotonic() + 60
+        seen = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            temps = list(folder.glob(".state_*.i2i-tmp")) if folder.is_dir() else []
+            seen += bool(temps)
+            if temps and ckpt.list_states(folder):
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+                break
+            time.sleep(0.001)
+        proc.wait(timeout=30)
+        for path in ckpt.list_states(folder):
+            assert ckpt.safe_torch_load(path)["nets"]["w"].numel() == 4_000_000
+        remove_stale_temps(folder)
+        assert not list(folder.glob(".*")), "a stale temp file survived"
+    assert kills == KILLS
