@@ -214,3 +214,130 @@ def test_kill_9_during_checkpoint_writes_never_corrupts(tmp_path):
         remove_stale_temps(folder)
         assert not list(folder.glob(".*")), "a stale temp file survived"
     assert kills == KILLS
+
+
+# Bad input: every tool ends in exit code 2 and one line naming the file or key; the API raises one line.
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, paired_root) -> Path:
+    """Files the bad-input cases point at."""
+    base = tmp_path_factory.mktemp("corpus")
+    tiny_export(base / "model")
+    (base / "file.txt").write_text("a file, not a folder")
+    (base / "folder").mkdir()
+    for name, data in (("empty.pt", b""), ("zeros.pt", bytes(4096)), ("random.pt", os.urandom(4096))):
+        (base / name).write_bytes(data)
+    write_image(base / "images" / "a.png")
+    write_image(base / "pred" / "b.png")
+    (base / "no_images").mkdir()
+    (base / "no_images" / "readme.txt").write_text("hi")
+    (base / "syntax.yaml").write_text("model:\n  ngf: 4\n bad_indent: 1\n")
+    (base / "empty.yaml").write_text("# nothing but a comment\n")
+    (base / "list.yaml").write_text("- a\n- b\n")
+    bad = base / "bad_images"
+    write_image(bad / "train" / "000.png", 64)
+    (bad / "train" / "001.png").write_bytes(b"not a png")
+    return base
+
+
+def _b(corpus: Path, *parts: str) -> str:
+    return str(corpus.joinpath(*parts))
+
+
+TRANSLATE = [  # (arguments, expected part of the message)
+    (lambda c: ["--ckpt", _b(c, "model"), "--input", _b(c, "images"), "--output", _b(c, "file.txt")],
+     "--output: '{c}/file.txt' is a file, not a folder"),
+    (lambda c: ["--ckpt", _b(c, "model"), "--input", _b(c, "images"), "--output", _b(c, "file.txt", "out")],
+     "is a file, so"),
+    (lambda c: ["--ckpt", _b(c, "missing.pth"), "--input", _b(c, "images"), "--output", _b(c, "t_out")],
+     "missing.pth"),
+    (lambda c: ["--ckpt", _b(c, "empty.pt"), "--input", _b(c, "images"), "--output", _b(c, "t_out")],
+     "empty.pt: not a readable PyTorch checkpoint: the file is empty"),
+    (lambda c: ["--ckpt", _b(c, "random.pt"), "--input", _b(c, "images"), "--output", _b(c, "t_out")],
+     "neither a zip archive nor a pickle"),
+    (lambda c: ["--ckpt", _b(c, "zeros.pt"), "--input", _b(c, "images"), "--output", _b(c, "t_out")],
+     "all 4096 bytes are zero"),
+    (lambda c: ["--ckpt", _b(c, "folder"), "--input", _b(c, "images"), "--output", _b(c, "t_out")],
+     "folder holds no i2i generator"),
+    (lambda c: ["--ckpt", _b(c, "model"), "--input", _b(c, "nowhere"), "--output", _b(c, "t_out")],
+     "input: '{c}/nowhere' does not exist"),
+    (lambda c: ["--ckpt", _b(c, "model"), "--input", _b(c, "no_images"), "--output", _b(c, "t_out")],
+     "input: no images in folder"),
+    (lambda c: ["--ckpt", _b(c, "model"), "--input", _b(c, "images"), "--output", _b(c, "images")],
+     "is the input folder"),
+]
+EVALUATE = [
+    (lambda c: ["--target", _b(c, "images"), "--pred", _b(c, "images"), "--json", _b(c, "file.txt", "s.json")],
+     "--json: '{c}/file.txt' is a file, so"),
+    (lambda c: ["--target", _b(c, "images"), "--pred", _b(c, "images"), "--json", _b(c, "folder")],
+     "--json: '{c}/folder' is a folder, not a file"),
+    (lambda c: ["--real", _b(c, "nowhere"), "--fake", _b(c, "images"), "--features", "random"], "nowhere"),
+    (lambda c: ["--target", _b(c, "images"), "--pred", _b(c, "pred")], "missing in pred: a"),
+    (lambda c: ["--target", _b(c, "no_images"), "--pred", _b(c, "images")], "missing in target: a"),
+]
+EXPORT = [
+    (lambda c: ["--ckpt", _b(c, "model"), "--format", "pt2", "--output", _b(c, "file.txt", "g.pt2")],
+     "--output: '{c}/file.txt' is a file, so"),
+    (lambda c: ["--ckpt", _b(c, "model"), "--format", "onnx", "--output", _b(c, "folder")],
+     "--output: '{c}/folder' is a folder, not a file; give a file name inside it"),
+    (lambda c: ["--ckpt", _b(c, "missing.pt"), "--format", "pt2", "--output", _b(c, "g.pt2")], "missing.pt"),
+    (lambda c: ["--ckpt", _b(c, "zeros.pt"), "--format", "pt2", "--output", _b(c, "g.pt2")], "bytes are zero"),
+    (lambda c: ["--ckpt", _b(c, "empty.pt"), "--format", "torchscript", "--output", _b(c, "g.pt")],
+     "the file is empty"),
+]
+TRAIN = [
+    (lambda c: ["--cfg", "no_such_config"], "config 'no_such_config' not found"),
+    (lambda c: ["--cfg", _b(c, "folder")], "is a folder, not a config file"),
+    (lambda c: ["--cfg", _b(c, "syntax.yaml")], "syntax.yaml: not valid YAML at line 3, column 2"),
+    (lambda c: ["--cfg", _b(c, "empty.yaml")], "empty.yaml: the config is empty"),
+    (lambda c: ["--cfg", _b(c, "list.yaml")], "list.yaml: expected a mapping of keys"),
+    (lambda c: ["--cfg", "pix2pix_facades", "train.foo=1"], "unknown key 'train.foo'"),
+    (lambda c: ["--cfg", "pix2pix_facades", "train.precision=fp64"], "train.precision: 'fp64' is not allowed"),
+    (lambda c: ["--cfg", "pix2pix_facades", "data.batch_size=0"], "data.batch_size: must be > 0"),
+    (lambda c: ["--cfg", "pix2pix_facades", "trainresume"], "override 'trainresume': expected key=value"),
+    (lambda c: ["--cfg", "pix2pix_facades", "device=cpu", f"data.root={c}/nowhere", f"output_dir={c}/runs"],
+     "data.root: folder '{c}/nowhere/train' does not exist"),
+    (lambda c: ["--cfg", "pix2pix_facades", "device=cpu", f"data.root={c}/bad_images", f"output_dir={c}/runs",
+                "data.num_workers=0", "model.ngf=4", "model.ndf=4", "data.load_size=64", "data.crop_size=64",
+                "model.generator=unet", "model.num_downs=5", "train.progress=false", "train.tensorboard=false"],
+     "001.png' could not be read"),
+]
+
+
+def _cases():
+    for tool, table in (("translate", TRANSLATE), ("evaluate", EVALUATE), ("export", EXPORT), ("train", TRAIN)):
+        for i, (args, expected) in enumerate(table):
+            yield pytest.param(tool, args, expected, id=f"{tool}-{i}")
+
+
+@pytest.mark.parametrize("tool, args, expected", list(_cases()))
+def test_bad_input_is_one_line_and_exit_2(corpus, tool, args, expected, capsys, monkeypatch):
+    monkeypatch.chdir(corpus)
+    assert load_tool(tool).main(args(corpus)) == 2
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if not line.startswith("warning:")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert expected.format(c=corpus) in lines[0]
+    assert "Traceback" not in err and "weights_only" not in err
+
+
+API = [  # (input, expected part of the message)
+    (lambda: torch.rand(3, 16, 16) * 255, r"values in \[.*\], but the networks take \[-1, 1\]; convert it first "
+                                          r"\(x / 127.5 - 1"),
+    (lambda: torch.rand(3, 16, 16) * 3 - 1, "x \\* 2 - 1"),
+    (lambda: np.zeros((0, 0, 3), np.uint8), "the image array is empty \\(shape \\(0, 0, 3\\)\\)"),
+    (lambda: np.zeros((0, 5), np.uint8), "the image array is empty"),
+    (lambda: torch.zeros(1, 3, 0, 0), "the image tensor is empty"),
+    (lambda: torch.full((3, 8, 8), float("nan")), "NaN or infinite"),
+    (lambda: torch.zeros(3, 8, 8, dtype=torch.uint8), "expected a float"),
+    (lambda: np.zeros((8, 8, 3), np.float32), "expected a uint8"),
+    (lambda: [[0, 1]], "expected a PIL image, numpy array or torch tensor"),
+]
+
+
+@pytest.mark.parametrize("make, expected", API, ids=[f"api-{i}" for i in range(len(API))])
+def test_api_refuses_bad_images_in_one_line(corpus, make, expected):
+    translator = Translator.from_pretrained(corpus / "model", device="cpu")
+    with pytest.raises((ValueError, TypeError), match=expected) as info:
+        translator(make())
+    assert "\n" not in str(info.value)
