@@ -90,6 +90,40 @@ def load_latest_state(checkpoint_dir: Path, *, set_aside: bool = True,
     return None
 
 
+def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool, is_main: bool) -> None:
+    """Before a run starts: remove temp files of interrupted writes (rank 0), and refuse to train over an earlier
+    run's training state unless asked to (``train.resume`` goes on from it; ``train.overwrite`` deletes it).
+
+    Raises:
+        UserError: The folder holds training state and neither ``resume`` nor ``overwrite`` is set.
+    """
+    if is_main and (note := clean_run_dir(run_dir)):
+        print(note)
+    states = list_states(run_dir / "checkpoints")
+    if not states or resume:
+        return
+    if not overwrite:
+        step = int(STATE_PATTERN.match(states[-1].name)[1])
+        raise UserError(f"{run_dir}: holds an earlier run's training state (step {step}); add train.resume=true to "
+                        "go on from it, choose a new name=..., or set train.overwrite=true to start again and "
+                        "delete it")
+    if is_main:
+        for path in states:
+            path.unlink(missing_ok=True)
+        print(f"train.overwrite: deleted {len(states)} training state(s) of the earlier run in {run_dir}")
+
+
+def to_cpu(obj: Any) -> Any:
+    """``obj`` with every tensor moved to the CPU (to gather it to, and save it from, rank 0)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
+
+
 def clean_run_dir(run_dir: Path) -> str | None:
     """Remove temporary files of interrupted writes from a run's checkpoint and export folders; returns a note."""
     folders = [run_dir / "checkpoints", run_dir / "export", run_dir / "export_best", run_dir]

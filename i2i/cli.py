@@ -40,8 +40,8 @@ def run_cli(main: Callable[[], int]) -> int:
     """
     try:
         return main()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
         return 130
     except EXPECTED_ERRORS as err:
         if os.environ.get("I2I_DEBUG"):

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from i2i.data.config import DataConfig
+from i2i.errors import UserError, first_line
 from i2i.registry import nearest
 from i2i.resources import config_dir
 
@@ -29,7 +30,7 @@ CONFIG_DIR = config_dir()  # The clone's configs/, or i2i/configs in an installe
 LOGGERS = Literal["jsonl", "tensorboard", "wandb", "mlflow"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config key or value is invalid; the message names the key."""
 
 
@@ -104,6 +105,7 @@ class TrainConfig:
     ckpt_every: int = 2000
     keep_ckpts: int = 3
     resume: bool = False
+    overwrite: bool = False
     progress: bool = True
     loggers: list[LOGGERS] = field(default_factory=lambda: ["jsonl", "tensorboard"])
     ema: float | None = None
@@ -329,12 +331,33 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
+    if path.is_dir():
+        raise ConfigError(f"config '{name_or_path}' is a folder, not a config file; give a .yaml file in it")
     for candidate in (CONFIG_DIR / path.name, CONFIG_DIR / f"{path.name}.yaml"):
         if candidate.is_file():
             return candidate
     available = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
     raise ConfigError(f"config '{name_or_path}' not found{nearest(path.stem, available)}; "
                       f"configs/ has: {', '.join(available)}")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML config file; syntax errors name the line and column, empty files fail."""
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or first_line(err)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the config ({first_line(err)})") from None
+    if values is None:
+        raise ConfigError(f"{path}: the config is empty; give at least the keys that differ from the defaults, "
+                          "e.g. a name and data.root")
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got a {type(values).__name__}")
+    return values
 
 
 def load_config(source: str | Path | dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -348,13 +371,7 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
     elif isinstance(source, dict):
         values = json.loads(json.dumps(source))
     else:
-        path = resolve_config_path(source)
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+        values = _read_yaml(resolve_config_path(source))
     for text in overrides:
         keys, value = parse_override(text)
         node = values

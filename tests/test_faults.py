@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from i2i.engine import checkpoint as ckpt
-from i2i.engine.export import export_generator
+from i2i import checkpoint as ckpt
+from i2i.export import export_generator
 from i2i.fileio import remove_stale_temps, temp_path, write_bytes_atomic
 from i2i.inference import Translator
 from i2i.models import build_generator
@@ -183,7 +183,7 @@ KILLED_WRITER = """
 import sys, torch
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from i2i.engine import checkpoint as ckpt
+from i2i import checkpoint as ckpt
 folder = Path({folder!r})
 state = {{"nets": {{"w": torch.randn(4_000_000)}}, "optimizers": {{}}}}
 for step in range(1, 10_000):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import random
 import signal
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from torch.utils.data import Subset
 from i2i import checkpoint as ckpt
 from i2i.algorithms import build_algorithm
 from i2i.config import Config, dump_config
-from i2i.engine.distributed import ResumableSampler, cleanup_distributed, init_distributed
+from i2i.data.datasets import KeyedSubset
+from i2i.engine.distributed import ResumableSampler, cleanup_distributed, gather_to_main, init_distributed
 from i2i.engine.ema import EMAHook
 from i2i.engine.hooks import (CheckpointHook, HookBase, LossCheckHook, LRScheduleHook, MetricWriterHook,
                               ProgressBarHook, SampleGridHook, ValidationHook)
@@ -31,6 +33,10 @@ from i2i.runtime import Precision, configure_backends, out_of_memory_message, re
 
 class TrainingError(RuntimeError):
     """Training cannot go on (non-finite loss, compile failure, out of memory); the message says what to do."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A second SIGINT/SIGTERM stopped training mid-step; the message says how many steps are lost."""
 
 
 def seed_everything(seed: int) -> None:
@@ -85,6 +91,9 @@ class Trainer:
         self.last_logs: dict[str, Tensor] = {}
         self.read_values: dict[str, float] | None = None  # the losses as floats, once read this step
         self.ema_generators: dict[str, nn.Module] = {}  # filled by the EMA hook
+        self.saved_step: int | None = None  # step of the last training state written or resumed from
+        ckpt.prepare_run_dir(self.run_dir, resume=cfg.train.resume, overwrite=cfg.train.overwrite,
+                             is_main=self.dist.is_main)
 
         seed_everything(cfg.seed)
         self._build_data()
@@ -127,7 +136,7 @@ class Trainer:
         if cfg.eval.val_fraction > 0:
             train_idx, val_idx = split_train_val(len(dataset), cfg.eval.val_fraction, cfg.seed)
             self.val_dataset = Subset(build_dataset(cfg.data, train=False), val_idx[:cfg.eval.max_images])
-            dataset = Subset(dataset, train_idx)
+            dataset = KeyedSubset(dataset, train_idx)
         elif cfg.eval.val_phase:
             from dataclasses import replace
 
@@ -221,7 +230,13 @@ class Trainer:
 
     # Checkpoints.
 
-    def state_dict(self) -> dict[str, Any]:
+    def rank_state(self) -> dict[str, Any]:
+        """What differs between processes: RNG states and the algorithm's extra state (image pools), on the CPU."""
+        return ckpt.to_cpu({"rng": ckpt.capture_rng_state(), "extra": self.algorithm.extra_state()})
+
+    def state_dict(self, ranks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The training state; ``ranks`` (every process's :meth:`rank_state`, in rank order) defaults to this
+        process's alone."""
         algo = self.algorithm
         return {
             "version": 2, "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
@@ -230,18 +245,24 @@ class Trainer:
             "optimizers": {n: opt.state_dict() for n, opt in algo.optimizers.items()},
             "schedulers": {n: s.state_dict() for n, s in self.schedulers.items()},
             "scalers": self.precision.state_dict(), "extra": algo.extra_state(), "rng": ckpt.capture_rng_state(),
+            "ranks": ranks if ranks is not None else [self.rank_state()],
             "hooks": {hook.name: state for hook in self.hooks if (state := hook.state_dict()) is not None},
             "generators": {n: {"architecture": s.name, "kwargs": s.kwargs, "direction": s.direction}
                            for n, s in algo.generator_specs().items()},
         }
 
     def save_checkpoint(self) -> Path | None:
-        """Write the training state and the exported generators (rank 0 only); keep the last few states."""
+        """Write the training state and the exported generators; keep the last few states.
+
+        Called on every process (each one's RNG and image pools are gathered); rank 0 writes.
+        """
+        ranks = gather_to_main(self.rank_state(), self.dist)
+        self.saved_step = self.step
         if not self.dist.is_main:
             return None
         directory = self.run_dir / "checkpoints"
         path = ckpt.state_path(directory, self.step)
-        ckpt.atomic_torch_save(self.state_dict(), path)
+        ckpt.atomic_torch_save(self.state_dict(ranks), path)
         ckpt.prune_states(directory, self.cfg.train.keep_ckpts)
         self.export(self.run_dir / "export")
         return path
@@ -262,13 +283,13 @@ class Trainer:
                                  direction=spec.direction, extra={**extra, **flags})
 
     def _resume(self) -> None:
-        states = ckpt.list_states(self.run_dir / "checkpoints")
-        if not states:
+        found = ckpt.load_latest_state(self.run_dir / "checkpoints", set_aside=self.dist.is_main,
+                                       log=print if self.dist.is_main else lambda line: None)
+        if found is None:
             if self.dist.is_main:
                 print(f"train.resume: no training state in {self.run_dir / 'checkpoints'}; starting from step 0")
             return
-        path = states[-1]
-        state = ckpt.safe_torch_load(path)
+        path, state = found
         algo = self.algorithm
         if set(state.get("nets", {})) != set(algo.nets):
             raise ckpt.CheckpointError(f"{path}: holds networks {sorted(state.get('nets', {}))} but "
@@ -282,7 +303,9 @@ class Trainer:
         for name, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][name])
         self.precision.load_state_dict(state["scalers"])
-        algo.load_extra_state(state["extra"])
+        same_world = state["world_size"] == self.dist.world_size and len(state.get("ranks", [])) == self.dist.world_size
+        own = state["ranks"][self.dist.rank] if same_world else {"rng": state["rng"], "extra": state["extra"]}
+        algo.load_extra_state(own["extra"])
         hook_states = dict(state.get("hooks", {}))
         if "best" in state:  # version 1 kept the validation hook's state at the top level
             hook_states.setdefault("validation", {"best": state["best"]})
@@ -296,7 +319,8 @@ class Trainer:
         consumed = state["batch_in_epoch"] * self.local_batch * state["world_size"] // max(1, self.dist.world_size)
         self.batch_in_epoch = consumed // self.local_batch
         if state["world_size"] == self.dist.world_size:
-            ckpt.restore_rng_state(state["rng"])
+            ckpt.restore_rng_state(own["rng"])
+        self.saved_step = self.step
         if self.dist.is_main:
             print(f"resumed from {path} at step {self.step} (epoch {self.epoch + 1})")
 
@@ -338,9 +362,16 @@ class Trainer:
         return last
 
     def _request_stop(self, signum, frame) -> None:
-        if self.stop_requested:  # a second signal: stop now
-            raise KeyboardInterrupt
+        if self.stop_requested:  # a second signal: stop now, mid-step, where no consistent state can be saved
+            saved = self.saved_step
+            lost = f"{self.step - saved} step(s) since the checkpoint of step {saved}" if saved is not None else \
+                f"all {self.step} step(s) (no checkpoint was written)"
+            raise TrainingInterrupted(f"second {signal.Signals(signum).name}: stopped at once without a checkpoint; "
+                                      f"{lost} are lost (a single signal stops after the current step and saves)")
         self.stop_requested = True
+        if self.dist.is_main:
+            print(f"{signal.Signals(signum).name}: stopping after this step with a checkpoint; signal again to stop "
+                  "at once without one", file=sys.stderr, flush=True)
 
     def _run_epoch(self) -> None:
         self.sampler.set_epoch(self.epoch)
