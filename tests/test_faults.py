@@ -364,3 +364,97 @@ def test_resume_with_workers_is_exact_and_worker_count_free(tmp_path, unpaired_r
     _train(tmp_path / "resumed", unpaired_root, "train.max_steps=3", *resumed_args)
     resumed = _train(tmp_path / "resumed", unpaired_root, "train.max_steps=6", "train.resume=true", *resumed_args)
     assert max((straight[k].float() - resumed[k].float()).abs().max().item() for k in straight) == 0.0
+
+
+# The trainer under faults (tools/train.py in-process; a subprocess only where a process must die).
+
+TRAIN_TOOL = ROOT / "tools" / "train.py"
+
+
+def test_run_folder_is_guarded_and_corrupt_newest_state_is_skipped(tmp_path, unpaired_root, capsys):
+    train = load_tool("train").main
+    args = train_args(tmp_path, unpaired_root, "train.max_steps=2", "train.ckpt_every=1")
+    assert train(args) == 0
+    folder = tmp_path / "tiny" / "checkpoints"
+    assert [p.name for p in ckpt.list_states(folder)] == ["state_00000001.pt", "state_00000002.pt"]
+    capsys.readouterr()
+    assert train(args) == 2  # the same command again must not overwrite the finished run
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "holds an earlier run's training state (step 2)" in err
+    assert "train.resume=true" in err and "name=" in err and "train.overwrite=true" in err
+    corrupt(folder / "state_00000002.pt", "truncated")
+    (folder / f".state_00000003.pt.{2**22 + 1}-0123abcd.i2i-tmp").write_bytes(b"half a state")  # a dead writer's
+    assert train(args[:-1] + ["train.max_steps=3", "train.resume=true"]) == 0
+    out = capsys.readouterr().out
+    assert "removed 1 temporary file(s)" in out
+    assert "skipping " in out and "state_00000002.pt: not a readable PyTorch checkpoint" in out
+    assert "resumed from" in out and "state_00000001.pt at step 1" in out
+    assert (folder / "state_00000002.pt.corrupt").is_file()  # kept for inspection, out of rotation
+    assert [p.name for p in ckpt.list_states(folder)][-1] == "state_00000003.pt"
+    assert train(args + ["train.overwrite=true"]) == 0
+    assert [p.name for p in ckpt.list_states(folder)] == ["state_00000001.pt", "state_00000002.pt"]
+
+
+def test_disk_full_while_training_exits_2_and_keeps_the_last_state(tmp_path, unpaired_root, capsys, monkeypatch):
+    import i2i.fileio
+
+    train = load_tool("train").main
+    args = train_args(tmp_path, unpaired_root, "train.max_steps=1")
+    assert train(args) == 0
+    before = (tmp_path / "tiny" / "checkpoints" / "state_00000001.pt").read_bytes()
+    real_open = open
+
+    def full_disk(path, mode="r", *rest, **kwargs):
+        if "x" in mode and ".state_" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, mode, *rest, **kwargs)
+
+    monkeypatch.setattr(i2i.fileio, "open", full_disk, raising=False)
+    capsys.readouterr()
+    assert train(args[:-1] + ["train.max_steps=2", "train.resume=true"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "state_00000002.pt: disk full (" in err[0] and "needed" in err[0], err
+    assert (tmp_path / "tiny" / "checkpoints" / "state_00000001.pt").read_bytes() == before
+    assert not list((tmp_path / "tiny" / "checkpoints").glob(".*"))
+
+
+def test_second_signal_stops_at_once_and_says_what_is_lost(tmp_path, unpaired_root):
+    from i2i.config import load_config
+    from i2i.engine.trainer import Trainer, TrainingInterrupted
+
+    trainer = Trainer(load_config("cyclegan_horse2zebra", train_args(tmp_path, unpaired_root, "train.max_steps=8",
+                                                                     "train.ckpt_every=2")[2:]))
+    step = trainer.algorithm.train_step
+
+    def signalled_step(batch):
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return step(batch)
+
+    trainer.algorithm.train_step = signalled_step
+    with pytest.raises(TrainingInterrupted, match=r"second SIGINT: stopped at once without a checkpoint; 1 step\(s\) "
+                                                  r"since the checkpoint of step 2 are lost"):
+        trainer.fit()
+    trainer.close()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+def test_kill_9_during_a_training_checkpoint_then_resume(tmp_path, unpaired_root):
+    """The real trainer is SIGKILLed the moment a state's temp file appears; resuming cleans it up and goes on."""
+    args = train_args(tmp_path, unpaired_root, "train.max_steps=200", "train.ckpt_every=1")
+    folder = tmp_path / "tiny" / "checkpoints"
+    proc = subprocess.Popen([sys.executable, str(TRAIN_TOOL), *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline, killed = time.monotonic() + 120, False
+    while time.monotonic() < deadline and proc.poll() is None and not killed:
+        if folder.is_dir() and list(folder.glob(".state_*.i2i-tmp")) and ckpt.list_states(folder):
+            proc.send_signal(signal.SIGKILL)
+            killed = True
+        time.sleep(0.0005)
+    proc.wait(timeout=60)
+    assert killed, "the temp file was never seen"
+    last = ckpt.list_states(folder)[-1]
+    step = ckpt.safe_torch_load(last)["step"]
+    assert load_tool("train").main(args[:-2] + [f"train.max_steps={step + 1}", "train.resume=true"]) == 0
+    assert not list(folder.glob(".*")) and ckpt.list_states(folder)[-1].name == f"state_{step + 1:08d}.pt"
