@@ -76,7 +76,7 @@ def test_killed_rank_restarts_resumes_and_matches_an_uninterrupted_run(tmp_path,
     """torchrun --max-restarts with c10d: rank 1 is SIGKILLed once at step 3 (after the checkpoint of step 2); the
     restarted group resumes from step 2, completes, and ends bit for bit where an uninterrupted run ends."""
     args = tiny_config(tmp_path, "cyclegan", unpaired_root, "train.max_steps=5", "data.batch_size=2",
-                       "train.ckpt_every=2", "train.resume=true", "loss.pool_size=3")
+                       "train.ckpt_every=2", "train.resume=true", "cyclegan.pool_size=3")
     full = _run(tmp_path / "full", 2, args + [f"output_dir={tmp_path / 'full'}"])
     marker = tmp_path / "killed"
     killed = _run(tmp_path / "killed_run", 2, args + [f"output_dir={tmp_path / 'killed_run'}"], elastic=True,

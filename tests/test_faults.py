@@ -301,6 +301,11 @@ TRAIN = [
                 "data.num_workers=0", "model.ngf=4", "model.ndf=4", "data.load_size=64", "data.crop_size=64",
                 "model.generator=unet", "model.num_downs=5", "train.progress=false", "train.tensorboard=false"],
      "001.png' could not be read"),
+    (lambda c: ["--cfg", "pix2pix_facades", "device=cpu", f"data.root={c}/bad_images", f"output_dir={c}/runs",
+                "data.num_workers=1", "model.ngf=4", "model.ndf=4", "data.load_size=64", "data.crop_size=64",
+                "model.generator=unet", "model.num_downs=5", "train.progress=false", "train.tensorboard=false",
+                "data.serial_batches=true", "name=workers"],  # raised in a DataLoader worker process
+     "; set data.skip_bad_images=true to skip unreadable images"),
 ]
 
 
@@ -458,3 +463,28 @@ def test_kill_9_during_a_training_checkpoint_then_resume(tmp_path, unpaired_root
     step = ckpt.safe_torch_load(last)["step"]
     assert load_tool("train").main(args[:-2] + [f"train.max_steps={step + 1}", "train.resume=true"]) == 0
     assert not list(folder.glob(".*")) and ckpt.list_states(folder)[-1].name == f"state_{step + 1:08d}.pt"
+
+
+def test_skipped_bad_image_warns_once_without_torch_internals(corpus, capsys):
+    args = ["--cfg", "pix2pix_facades", "device=cpu", f"data.root={corpus}/bad_images", f"output_dir={corpus}/runs",
+            "name=skip", "data.num_workers=0", "model.ngf=4", "model.ndf=4", "data.load_size=64", "data.crop_size=64",
+            "model.generator=unet", "model.num_downs=5", "train.progress=false", "train.tensorboard=false",
+            "data.skip_bad_images=true", "train.max_steps=4", "train.image_every=100"]
+    assert load_tool("train").main(args) == 0  # 2 images, batch 1: the bad one is drawn in each of 2 epochs
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if "001.png" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: data.skip_bad_images: skipped image"), err
+    assert "torch" not in err and "dataset[" not in err
+
+
+def test_evaluate_prints_scores_before_a_failed_write(corpus, capsys, monkeypatch):
+    tool = load_tool("evaluate")
+
+    def fail(path, data, **kwargs):
+        raise OSError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(tool, "write_bytes_atomic", fail)
+    assert tool.main(["--target", _b(corpus, "images"), "--pred", _b(corpus, "images"), "--json",
+                      _b(corpus, "s.json")]) == 2
+    captured = capsys.readouterr()
+    assert "PSNR" in captured.out and captured.err.strip() == f"error: {corpus}/s.json: Permission denied"

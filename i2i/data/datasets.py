@@ -263,7 +263,8 @@ class SingleDataset(ImageFolderDataset):
 
     def load_item(self, index: int, generator: torch.Generator | None = None) -> Item:
         path = self.paths[index]
-        tensor, _ = self.transform(load_image(path, self.cfg.input_nc), seed=self._seeds(1, generator)[0], name=str(path))
+        image = load_image(path, self.cfg.input_nc)
+        tensor, _ = self.transform(image, seed=self._seeds(1, generator)[0], name=str(path))
         return {"A": tensor, "A_path": str(path)}
 
 
