@@ -4,7 +4,7 @@ end in one line naming the file or key and the fix, with exit code 2."""
 from __future__ import annotations
 
 import errno
-import importlib.util
+import importlib
 import os
 import signal
 import subprocess
@@ -29,11 +29,9 @@ KILLS = int(os.environ.get("I2I_FAULT_KILLS", "2"))  # more for a soak run, e.g.
 
 
 def load_tool(name: str):
-    """``tools/<name>.py`` as a module, to call its main() in-process (a subprocess pays seconds of imports)."""
-    spec = importlib.util.spec_from_file_location(f"{name}_tool", ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The module behind ``i2i-<name>`` / ``tools/<name>.py``, to call its main() in-process (a subprocess pays
+    seconds of imports)."""
+    return importlib.import_module(f"i2i.commands.{name}")
 
 
 class _Payload:
@@ -299,11 +297,11 @@ TRAIN = [
      "data.root: folder '{c}/nowhere/train' does not exist"),
     (lambda c: ["--cfg", "pix2pix_facades", "device=cpu", f"data.root={c}/bad_images", f"output_dir={c}/runs",
                 "data.num_workers=0", "model.ngf=4", "model.ndf=4", "data.load_size=64", "data.crop_size=64",
-                "model.generator=unet", "model.num_downs=5", "train.progress=false", "train.tensorboard=false"],
+                "model.generator=unet", "model.num_downs=5", "train.progress=false", "train.loggers=[jsonl]"],
      "001.png' could not be read"),
     (lambda c: ["--cfg", "pix2pix_facades", "device=cpu", f"data.root={c}/bad_images", f"output_dir={c}/runs",
                 "data.num_workers=1", "model.ngf=4", "model.ndf=4", "data.load_size=64", "data.crop_size=64",
-                "model.generator=unet", "model.num_downs=5", "train.progress=false", "train.tensorboard=false",
+                "model.generator=unet", "model.num_downs=5", "train.progress=false", "train.loggers=[jsonl]",
                 "data.serial_batches=true", "name=workers"],  # raised in a DataLoader worker process
      "; set data.skip_bad_images=true to skip unreadable images"),
 ]
@@ -364,10 +362,11 @@ def _train(tmp_path: Path, root: Path, *extra: str) -> dict[str, torch.Tensor]:
 
 def test_resume_with_workers_is_exact_and_worker_count_free(tmp_path, unpaired_root):
     """0 workers straight through == 2 workers stopped mid-epoch and resumed, across an epoch boundary."""
-    straight = _train(tmp_path / "straight", unpaired_root, "train.max_steps=6", "data.num_workers=0")
-    resumed_args = ("data.num_workers=2", "data.persistent_workers=true")
+    quiet = ("train.image_every=1000", "train.log_every=1000")  # 4 steps per epoch: step 5 is in the second
+    straight = _train(tmp_path / "straight", unpaired_root, "train.max_steps=5", "data.num_workers=0", *quiet)
+    resumed_args = ("data.num_workers=2", "data.persistent_workers=true", *quiet)
     _train(tmp_path / "resumed", unpaired_root, "train.max_steps=3", *resumed_args)
-    resumed = _train(tmp_path / "resumed", unpaired_root, "train.max_steps=6", "train.resume=true", *resumed_args)
+    resumed = _train(tmp_path / "resumed", unpaired_root, "train.max_steps=5", "train.resume=true", *resumed_args)
     assert max((straight[k].float() - resumed[k].float()).abs().max().item() for k in straight) == 0.0
 
 
@@ -468,7 +467,7 @@ def test_kill_9_during_a_training_checkpoint_then_resume(tmp_path, unpaired_root
 def test_skipped_bad_image_warns_once_without_torch_internals(corpus, capsys):
     args = ["--cfg", "pix2pix_facades", "device=cpu", f"data.root={corpus}/bad_images", f"output_dir={corpus}/runs",
             "name=skip", "data.num_workers=0", "model.ngf=4", "model.ndf=4", "data.load_size=64", "data.crop_size=64",
-            "model.generator=unet", "model.num_downs=5", "train.progress=false", "train.tensorboard=false",
+            "model.generator=unet", "model.num_downs=5", "train.progress=false", "train.loggers=[jsonl]",
             "data.skip_bad_images=true", "train.max_steps=4", "train.image_every=100"]
     assert load_tool("train").main(args) == 0  # 2 images, batch 1: the bad one is drawn in each of 2 epochs
     err = capsys.readouterr().err
@@ -485,6 +484,6 @@ def test_evaluate_prints_scores_before_a_failed_write(corpus, capsys, monkeypatc
 
     monkeypatch.setattr(tool, "write_bytes_atomic", fail)
     assert tool.main(["--target", _b(corpus, "images"), "--pred", _b(corpus, "images"), "--json",
-                      _b(corpus, "s.json")]) == 2
+                      _b(corpus, "s.json"), "--quiet"]) == 2
     captured = capsys.readouterr()
     assert "PSNR" in captured.out and captured.err.strip() == f"error: {corpus}/s.json: Permission denied"

@@ -12,7 +12,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from i2i.fileio import write_bytes_atomic
+from i2i.cli import run_cli
+from i2i.fileio import check_writable, write_bytes_atomic
 from i2i.metrics import fid_kid, paired_metrics
 
 COMPARABLE = {"inception": "TF-Inception 2015-12-05 pool3, 2048-d; comparable with TTUR/clean-fid legacy_tensorflow",
@@ -46,28 +47,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, *_rest, **_kw: print(f"warning: {message}", file=sys.stderr)
-        return run(args)
+        return run_cli(lambda: run(args))
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json is not None:
+        check_writable(args.json, "--json")  # before minutes of computing
     results: dict[str, dict] = {}
-    try:
-        if args.real is not None:
-            scores = fid_kid(args.real, args.fake, features=args.features, weights=args.inception_weights,
-                             device=args.device, batch_size=args.batch_size, kid_subset_size=args.kid_subset_size,
-                             kid_subsets=args.kid_subsets, progress=not args.quiet)
-            results["fid_kid"] = {**scores, "comparable": scores["features"] == "inception",
-                                  "real": str(args.real), "fake": str(args.fake)}
-        if args.target is not None:
-            scores = paired_metrics(args.target, args.pred, allow_missing=args.allow_missing, progress=not args.quiet)
-            results["paired"] = {**scores, "target": str(args.target), "pred": str(args.pred)}
-        if args.json is not None:
-            write_bytes_atomic(args.json, (json.dumps(results, indent=2) + "\n").encode())
-    except (ValueError, FileNotFoundError, KeyError, OSError, RuntimeError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"evaluate.py: error: {message}", file=sys.stderr)
-        return 2
-    print(summary(results))
+    if args.real is not None:
+        scores = fid_kid(args.real, args.fake, features=args.features, weights=args.inception_weights,
+                         device=args.device, batch_size=args.batch_size, kid_subset_size=args.kid_subset_size,
+                         kid_subsets=args.kid_subsets, progress=not args.quiet)
+        results["fid_kid"] = {**scores, "comparable": scores["features"] == "inception",
+                              "real": str(args.real), "fake": str(args.fake)}
+    if args.target is not None:
+        scores = paired_metrics(args.target, args.pred, allow_missing=args.allow_missing, progress=not args.quiet)
+        results["paired"] = {**scores, "target": str(args.target), "pred": str(args.pred)}
+    print(summary(results), flush=True)  # the scores are shown even if writing the JSON fails
+    if args.json is not None:
+        write_bytes_atomic(args.json, (json.dumps(results, indent=2) + "\n").encode())
     return 0
 
 

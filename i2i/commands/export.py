@@ -43,9 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.format == "hub":
             return export_hub(args)
         from i2i.export import load_generator_with_config
+        from i2i.fileio import check_writable
         from i2i.inference.export_formats import TOLERANCE, export_model
         from i2i.inference.zoo import fetch
 
+        check_writable(args.output, "--output")  # before loading or tracing anything
         path = fetch(args.zoo, progress=True) if args.zoo else args.ckpt
         net, config = load_generator_with_config(path, name=args.name)
         from i2i.inference.translator import complete_config

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from i2i.cli import run_cli
 
@@ -28,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
             trainer.close()
         return 0
 
-    return run_cli(train)
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *_rest, **_kw: print(f"warning: {message}", file=sys.stderr)
+        return run_cli(train)
 
 
 if __name__ == "__main__":

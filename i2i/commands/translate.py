@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
 
         from tqdm import tqdm
 
+        from i2i.fileio import check_writable
         from i2i.inference import Translator
 
+        check_writable(args.output, "--output", folder=True)  # before loading the model
         options = {"device": args.device, "mode": args.mode, "precision": args.precision, "tile": args.tile,
                    "tile_overlap": args.tile_overlap}
         translator = (Translator.from_zoo(args.zoo, progress=not args.quiet, **options) if args.zoo
