@@ -89,6 +89,13 @@ class PatchDiscriminator(nn.Module):
 NLayerDiscriminator = PatchDiscriminator
 
 
+def multiscale_min_input_size(num_D: int, n_layers: int) -> int:
+    """Smallest image side a :class:`MultiscaleDiscriminator` of ``num_D`` scales of ``n_layers`` takes."""
+    patch = 3 * 2**n_layers  # a PatchGAN needs 3 px left after its n_layers halvings
+    # Each pooling maps s to ceil(s / 2), and ceil(s / 2**k) >= m  <=>  s >= 2**k * (m - 1) + 1.
+    return 2 ** (num_D - 1) * (patch - 1) + 1
+
+
 class MultiscaleDiscriminator(nn.Module):
     """pix2pixHD's multi-scale discriminator: ``num_D`` PatchGANs of one layout; scale k sees the input average-pooled
     k times (3x3, stride 2, padding 1, padding not counted), so coarser scales judge global structure.
@@ -97,13 +104,13 @@ class MultiscaleDiscriminator(nn.Module):
     :class:`PatchDiscriminator`.
     """
 
-    def __init__(self, *, in_channels: int, ndf: int = 64, n_layers: int = 3, num_D: int = 3, norm: str = "batch",
+    def __init__(self, *, in_channels: int, ndf: int = 64, n_layers: int = 3, num_D: int = 2, norm: str = "batch",
                  spectral_norm: bool = False) -> None:
         """Args:
             in_channels: Channels of the input (6 for pix2pix's conditional [A, B] pair, 3 for CycleGAN).
             ndf: Channels of the first conv of every scale.
             n_layers: Stride-2 convs per scale (>= 1).
-            num_D: Number of scales, 1 to 4 (pix2pixHD uses 2 or 3).
+            num_D: Number of scales, 1 to 4 (pix2pixHD: 2 by default, 3 for 2048 x 1024 px).
             norm: "batch", "instance" or "none".
             spectral_norm: Wrap every conv weight in spectral normalisation.
         """
@@ -120,8 +127,7 @@ class MultiscaleDiscriminator(nn.Module):
     @property
     def min_input_size(self) -> int:
         """Smallest height and width for which the coarsest scale still gives a 1x1 logit map."""
-        # Each pooling maps s to ceil(s / 2); ceil(s / 2**k) >= m  <=>  s >= 2**k * (m - 1) + 1.
-        return 2 ** (len(self.scales) - 1) * (self.scales[0].min_input_size - 1) + 1
+        return multiscale_min_input_size(len(self.scales), len(self.scales[0].blocks))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Score image patches at every scale.
@@ -196,9 +202,9 @@ def n_layers(**kwargs: Any) -> PatchDiscriminator:
 
 
 @DISCRIMINATORS.register("multiscale")
+@variant("discriminator", MultiscaleDiscriminator)
 def multiscale(**kwargs: Any) -> MultiscaleDiscriminator:
-    """pix2pixHD's multi-scale PatchGAN (``num_D`` scales, default 3); forward returns one logit map per scale."""
-    return instantiate("discriminator", "multiscale", MultiscaleDiscriminator, kwargs)
+    """pix2pixHD's multi-scale PatchGAN (``num_D`` scales, default 2); forward returns one logit map per scale."""
 
 
 @DISCRIMINATORS.register("pixel")
