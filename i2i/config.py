@@ -49,6 +49,7 @@ class ModelConfig:
     discriminator: str = "basic"
     ndf: int = 64
     n_layers_d: int = 3
+    num_D: int = 2
     norm_d: Literal["instance", "batch", "none", "same"] = "same"
     spectral_norm: bool = False
     init: Literal["normal", "xavier", "kaiming", "orthogonal"] = "normal"
@@ -62,7 +63,7 @@ class ModelConfig:
     def discriminator_settings(self) -> dict[str, Any]:
         """Constructor keywords a discriminator may take (``norm_d: same`` resolves to the generator's norm)."""
         return {"ndf": self.ndf, "norm": self.norm if self.norm_d == "same" else self.norm_d,
-                "spectral_norm": self.spectral_norm, "n_layers": self.n_layers_d}
+                "spectral_norm": self.spectral_norm, "n_layers": self.n_layers_d, "num_D": self.num_D}
 
 
 @dataclass
@@ -281,6 +282,7 @@ def _validate(cfg: Config) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be > 0, got {value}")
+    _check_discriminator_size(cfg)
     if cfg.optim.n_epochs < 0 or cfg.optim.n_epochs_decay < 0 or cfg.optim.n_epochs + cfg.optim.n_epochs_decay == 0:
         raise ConfigError("optim.n_epochs/optim.n_epochs_decay: must be >= 0 and not both 0")
     if cfg.train.max_steps is not None and cfg.train.max_steps <= 0:
@@ -312,6 +314,22 @@ def _validate(cfg: Config) -> None:
             cfg.data.validate()
         except ValueError as err:
             raise ConfigError(str(err)) from None
+
+
+def _check_discriminator_size(cfg: Config) -> None:
+    """``model.num_D`` in 1..4, and crops large enough for every scale of a multi-scale discriminator."""
+    from i2i.data.config import CROPPING_MODES
+    from i2i.models.discriminators import multiscale_min_input_size
+
+    if cfg.model.discriminator != "multiscale":
+        return
+    if not 1 <= cfg.model.num_D <= 4:
+        raise ConfigError(f"model.num_D: a multi-scale discriminator has 1 to 4 scales, got {cfg.model.num_D}")
+    need = multiscale_min_input_size(cfg.model.num_D, cfg.model.n_layers_d)
+    if cfg.data.preprocess in CROPPING_MODES and cfg.data.crop_size < need:
+        raise ConfigError(f"model.num_D: {cfg.model.num_D} scales of n_layers_d={cfg.model.n_layers_d} need images of "
+                          f"at least {need} px, but data.crop_size is {cfg.data.crop_size}; lower model.num_D or "
+                          f"model.n_layers_d, or raise data.crop_size")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -43,10 +43,12 @@ def tiny_cfg(root: Path, **kwargs) -> DataConfig:
 
 # Transforms.
 
+@pytest.mark.parametrize("resize_filter", ["pil_bicubic", "cv2_area"])
 @pytest.mark.parametrize("preprocess", ["resize_and_crop", "crop", "scale_width_and_crop"])
-def test_paired_transform_keeps_a_and_b_aligned(preprocess):
+def test_paired_transform_keeps_a_and_b_aligned(preprocess, resize_filter):
     image = random_image(50, 60)
-    transform = PairTransform(DataConfig(preprocess=preprocess, load_size=40, crop_size=32), train=True)
+    cfg = DataConfig(preprocess=preprocess, load_size=40, crop_size=32, resize_filter=resize_filter)
+    transform = PairTransform(cfg, train=True)
     for seed in range(12):
         out_a, out_b = transform(image, image[:, :, :1].copy(), seed=seed)
         assert out_a.shape == (3, 32, 32) and out_b.shape == (1, 32, 32)

@@ -54,7 +54,7 @@ def images(size: int, channels: int = 3, batch: int = 2) -> torch.Tensor:
 
 def test_registries_are_covered() -> None:
     assert GENERATORS.names() == sorted(GENERATOR_CASES)
-    assert DISCRIMINATORS.names() == sorted(DISCRIMINATOR_CASES)
+    assert DISCRIMINATORS.names() == sorted([*DISCRIMINATOR_CASES, "multiscale"])  # lists: test_multiscale.py
 
 
 @pytest.mark.parametrize("name", sorted(GENERATOR_CASES))
@@ -179,7 +179,7 @@ def test_default_parameter_counts_equal_the_reference() -> None:
 def test_unknown_names_list_the_valid_ones() -> None:
     with pytest.raises(KeyError, match="unet_512.*valid: resnet, resnet_6blocks, resnet_9blocks, unet, unet_128"):
         build_generator("unet_512")
-    with pytest.raises(KeyError, match="valid: basic, n_layers, pixel"):
+    with pytest.raises(KeyError, match="valid: basic, multiscale, n_layers, pixel"):
         build_discriminator("patch")
 
 

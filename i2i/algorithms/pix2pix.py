@@ -1,4 +1,5 @@
-"""pix2pix (Isola et al. 2017): a conditional GAN with an L1 term, trained on aligned pairs A -> B."""
+"""pix2pix (Isola et al. 2017): a conditional GAN with an L1 term, trained on aligned pairs A -> B; optionally with
+pix2pixHD's discriminator feature matching (Wang et al. 2018)."""
 from __future__ import annotations
 
 import contextlib
@@ -9,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from i2i.algorithms.base import Algorithm, BuildContext, GeneratorSpec, LossLog, set_requires_grad, split_batch
-from i2i.losses import l1_loss
+from i2i.losses import feature_matching_loss, l1_loss
 
 
 @dataclass
@@ -18,9 +19,12 @@ class Pix2PixOptions:
 
     Attributes:
         lambda_l1: weight of the L1 term between fake and real B (100 in the paper).
+        lambda_feat: weight of the feature-matching loss between D's intermediate features on the real and the fake
+            pair (pix2pixHD: 10 with ``model.discriminator: multiscale``); 0 turns it off.
     """
 
     lambda_l1: float = 100.0
+    lambda_feat: float = 0.0
 
     moved_from = {"loss.lambda_l1": "lambda_l1"}
 
@@ -35,11 +39,20 @@ class Pix2Pix(Algorithm):
     Options = Pix2PixOptions
     data_kind = "paired"
 
+    @classmethod
+    def validate(cls, options: Pix2PixOptions, cfg: Any) -> None:
+        if options.lambda_feat < 0:
+            raise ValueError(f"pix2pix.lambda_feat: must be >= 0 (0 = no feature matching), got {options.lambda_feat}")
+
     def __init__(self, options: Pix2PixOptions, ctx: BuildContext) -> None:
         super().__init__(options, ctx)
         self.spec = ctx.networks.generator_spec(ctx.in_channels, ctx.out_channels, "AtoB")
         self.add_net("G", self.spec.build())
         self.add_net("D", ctx.networks.build_discriminator(ctx.in_channels + ctx.out_channels))
+        if options.lambda_feat > 0 and not hasattr(self.nets["D"], "forward_features"):
+            raise ValueError(f"pix2pix.lambda_feat: discriminator '{ctx.networks.discriminator}' has no intermediate "
+                             f"features to match; use model.discriminator=multiscale (or basic, n_layers) or set "
+                             f"pix2pix.lambda_feat=0")
         self.optimizers = {"G": ctx.make_optimizer(self.nets["G"].parameters()),
                            "D": ctx.make_optimizer(self.nets["D"].parameters())}
 
@@ -72,14 +85,30 @@ class Pix2Pix(Algorithm):
             with self.precision.autocast():
                 if k > 1:
                     fake_b = self.run["G"](c["A"])
-                loss_gan = self.gan_loss.g_loss(self.frozen_run["D"](torch.cat([c["A"], fake_b], 1)))
+                loss_gan, loss_feat = self._g_adversarial(c["A"], c["B"], fake_b)
                 loss_l1 = l1_loss(fake_b, c["B"]) * self.options.lambda_l1
             logs.add("G_GAN", loss_gan)
             logs.add("G_L1", loss_l1)
-            self.precision.backward((loss_gan + loss_l1) / k, "G")
+            loss_g = loss_gan + loss_l1
+            if loss_feat is not None:
+                logs.add("G_feat", loss_feat)
+                loss_g = loss_g + loss_feat
+            self.precision.backward(loss_g / k, "G")
         self.precision.step("G", self.optimizers["G"])
         set_requires_grad([self.nets["D"]], True)
         return logs
+
+    def _g_adversarial(self, real_a: Tensor, real_b: Tensor, fake_b: Tensor) -> tuple[Tensor, Tensor | None]:
+        """G's GAN loss on the fake pair and, with ``lambda_feat``, the feature-matching loss (else None)."""
+        fake_pair = torch.cat([real_a, fake_b], 1)
+        if self.options.lambda_feat == 0:
+            return self.gan_loss.g_loss(self.frozen_run["D"](fake_pair)), None
+        # The plain module: forward_features is not the wrapped forward; D is frozen here, so no DDP is needed.
+        fake_features = self.nets["D"].forward_features(fake_pair)
+        with torch.no_grad():
+            real_features = self.nets["D"].forward_features(torch.cat([real_a, real_b], 1))
+        loss_gan = self.gan_loss.g_loss([features[-1] for features in fake_features])
+        return loss_gan, feature_matching_loss(real_features, fake_features, self.options.lambda_feat)
 
     @torch.no_grad()
     def translate_visuals(self, batch: dict[str, Any], generators: Mapping[str, nn.Module]) -> dict[str, Tensor]:

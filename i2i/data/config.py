@@ -31,6 +31,8 @@ class DataConfig:
         preprocess: ``resize_and_crop``: resize to load_size², random crop crop_size; ``crop``: random crop only;
             ``scale_width``: width to load_size keeping the aspect, sides rounded down to multiples of 4;
             ``scale_width_and_crop``: scale_width then random crop; ``none``: sides rounded down to multiples of 4.
+        resize_filter: ``pil_bicubic`` (the reference's filter: PIL bicubic, antialiased when shrinking) or
+            ``cv2_area`` (OpenCV: area averaging when shrinking, bicubic when enlarging; i2i before 2026-11).
         load_size: Size images are resized to before cropping.
         crop_size: Size of the (random in training, centred in evaluation) crop.
         flip: Random horizontal flips in training (the same flip for A and B of a pair).
@@ -55,6 +57,7 @@ class DataConfig:
     input_nc: Literal[1, 3] = 3
     output_nc: Literal[1, 3] = 3
     preprocess: Literal["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"] = "resize_and_crop"
+    resize_filter: Literal["pil_bicubic", "cv2_area"] = "pil_bicubic"
     load_size: int = 286
     crop_size: int = 256
     flip: bool = True

@@ -176,6 +176,17 @@ def convert_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
     return pixels
 
 
+def resize_pil_bicubic(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``(H, W, C)`` uint8 (C 1 or 3) -> ``(size[0], size[1], C)`` with PIL's bicubic filter, as the reference
+    resizes (torchvision's ``Resize`` on PIL images): antialiased when shrinking (the kernel widens with the scale).
+    """
+    if pixels.shape[:2] == tuple(size):
+        return pixels
+    image = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+    resized = np.asarray(image.resize((size[1], size[0]), Image.Resampling.BICUBIC))
+    return resized[:, :, None] if resized.ndim == 2 else resized
+
+
 # Writing.
 
 def tensor_to_image(image: torch.Tensor) -> np.ndarray:

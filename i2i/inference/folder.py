@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from i2i.data.io import is_image_file, list_images, load_image, save_image
+from i2i.data.io import is_image_file, list_images, load_image, resize_pil_bicubic, save_image
 from i2i.errors import first_line
 from i2i.fileio import check_writable, remove_stale_temps, stale_temps_note
 
@@ -176,7 +176,7 @@ class DecodeDataset(Dataset):
             pixels = load_image(path, self.channels)
             sample["size"] = pixels.shape[:2]
             if self.size is not None:
-                pixels = resize(pixels, (self.size, self.size))
+                pixels = resize_pil_bicubic(pixels, (self.size, self.size))
             sample["pixels"] = torch.from_numpy(np.ascontiguousarray(pixels))
         except Exception as err:  # noqa: BLE001 - reported per file; the run goes on.
             sample["error"] = str(err) or type(err).__name__
@@ -193,15 +193,6 @@ def _native_channels(path: Path) -> int:
 
 def _keep(sample: dict[str, Any]) -> dict[str, Any]:
     return sample
-
-
-def resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``(H, W, C)`` uint8 -> ``(size[0], size[1], C)`` with PIL bicubic (antialiased), as the reference resizes."""
-    if pixels.shape[:2] == size:
-        return pixels
-    image = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
-    resized = np.array(image.resize((size[1], size[0]), Image.Resampling.BICUBIC))
-    return resized[:, :, None] if resized.ndim == 2 else resized
 
 
 # The loop.
@@ -244,7 +235,7 @@ class _Batcher:
 def _write_output(job: Job, output: np.ndarray, size: tuple[int, int], thumbnail: np.ndarray | None) -> None:
     from i2i.inference.html import write_thumbnail
 
-    save_image(job.output, resize(output, size))
+    save_image(job.output, resize_pil_bicubic(output, size))
     if thumbnail is not None:
         write_thumbnail(job, thumbnail)
 

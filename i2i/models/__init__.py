@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from i2i.models._builder import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator
-from i2i.models.discriminators import NLayerDiscriminator, PatchDiscriminator, PixelDiscriminator
+from i2i.models.discriminators import (MultiscaleDiscriminator, NLayerDiscriminator, PatchDiscriminator,
+                                      PixelDiscriminator)
 from i2i.models.generators import ResnetBlock, ResnetGenerator, UnetGenerator, UnetLevel, UpsampleBlock
 from i2i.models.init import INIT_SCHEMES, init_weights
 from i2i.models.layers import ConvNormAct, get_activation, get_norm_layer
@@ -18,6 +19,7 @@ __all__ = [
     "GENERATORS",
     "INIT_SCHEMES",
     "ConvNormAct",
+    "MultiscaleDiscriminator",
     "NLayerDiscriminator",
     "PatchDiscriminator",
     "PixelDiscriminator",
