@@ -186,14 +186,16 @@ def test_not_a_dict_of_tensors(tmp_path: Path, content: object, message: str) ->
 
 def test_not_a_generator(tmp_path: Path) -> None:
     discriminator_path = fixture("patchgan_ndf8_instance")[0]
-    with pytest.raises(ValueError, match="D_A.pth: not a pix2pix/CycleGAN generator \\(it looks like a discriminator"):
+    message = "D_A.pth: not a pix2pix/CycleGAN/CUT generator \\(it looks like a discriminator"
+    with pytest.raises(ValueError, match=message):
         generator_from_reference_file(discriminator_path)
     path = tmp_path / "classifier.pth"
     torch.save(nn.Linear(4, 2).state_dict(), path)
-    with pytest.raises(ValueError, match="not a pix2pix/CycleGAN generator: first keys are weight, bias"):
+    with pytest.raises(ValueError, match="not a pix2pix/CycleGAN/CUT generator: first keys are weight, bias"):
         generator_from_reference_file(path)
     generator_state = load_reference_file(fixture("resnet_9blocks_ngf8_instance")[0])
-    with pytest.raises(ValueError, match="not a pix2pix/CycleGAN discriminator: first keys are model.1.weight"):
+    message = "not a pix2pix/CycleGAN discriminator \\(it looks like a generator\\): first keys are model.1.weight"
+    with pytest.raises(ValueError, match=message):
         discriminator_from_reference_state_dict(generator_state)
 
 
@@ -212,7 +214,7 @@ def test_damaged_state_dicts_name_the_reference_keys() -> None:
 
 def test_i2i_state_dicts_are_not_mistaken_for_reference_ones() -> None:
     generator = build_generator("resnet", ngf=2, n_blocks=1)
-    with pytest.raises(ValueError, match="not a pix2pix/CycleGAN generator: first keys are stem.conv.weight"):
+    with pytest.raises(ValueError, match="not a pix2pix/CycleGAN/CUT generator: first keys are stem.conv.weight"):
         generator_from_reference_state_dict(generator.state_dict())
     discriminator = build_discriminator("basic", in_channels=3, ndf=2)
     with pytest.raises(ValueError, match="not a pix2pix/CycleGAN discriminator"):

@@ -26,7 +26,14 @@ class PatchDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, *, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "batch", spectral_norm: bool = False
+        self,
+        *,
+        in_channels: int,
+        ndf: int = 64,
+        n_layers: int = 3,
+        norm: str = "batch",
+        spectral_norm: bool = False,
+        antialias: bool = False,
     ) -> None:
         """Args:
             in_channels: Channels of the input (6 for pix2pix's conditional [A, B] pair, 3 for CycleGAN).
@@ -34,11 +41,14 @@ class PatchDiscriminator(nn.Module):
             n_layers: Number of stride-2 convs (>= 1); 3 is the 70x70 PatchGAN.
             norm: "batch", "instance" or "none".
             spectral_norm: Wrap every conv weight in spectral normalisation.
+            antialias: CUT's default: each stride-2 conv becomes a stride-1 conv followed (after norm and LeakyReLU)
+                by a blur-pool `Downsample`.
         """
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
-        conv_args: dict[str, Any] = {"kernel_size": 4, "padding": 1, "spectral_norm": spectral_norm}
+        conv_args: dict[str, Any] = {"kernel_size": 4, "padding": 1, "spectral_norm": spectral_norm,
+                                     "antialias": antialias}
         self.stem = ConvNormAct(
             in_channels=in_channels, out_channels=ndf, stride=2, norm="none", activation="leaky_relu", **conv_args
         )

@@ -1,8 +1,10 @@
-"""Import checkpoints of the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix).
+"""Import checkpoints of the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix) and of CUT.
 
 The reference saves bare state_dicts of its `nn.Sequential`-based networks (`latest_net_G_A.pth`, model-zoo files
 such as `horse2zebra.pth`). These functions detect the architecture from the keys and shapes, build the matching
-i2i network and load the weights under i2i's module names through an explicit key mapping.
+i2i network and load the weights under i2i's module names through an explicit key mapping. CUT's generators
+(taesungp/contrastive-unpaired-translation, anti-aliased ResNet) and its PatchNCE heads (`latest_net_F.pth`) load
+the same way.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from i2i.losses.patchnce import PatchSampler
 from i2i.models._builder import build_discriminator, build_generator
 from i2i.safe_load import load_weights_only
 
@@ -90,16 +93,22 @@ def _conv_weight(state_dict: StateDict, prefix: str, kernel: int) -> torch.Tenso
 
 
 def _resnet_config(state_dict: StateDict, use_dropout: bool | None) -> tuple[dict[str, Any], dict[str, str]]:
+    # CUT's anti-aliased layout adds a blur layer (with a `filt` buffer) after each downsampling and before each
+    # upsampling conv, which shifts the residual blocks from model.10 to model.12.
+    antialias = any(key.endswith(".filt") for key in state_dict)
+    first_block = 12 if antialias else 10
     block_indices = sorted({int(key.split(".")[1]) for key in state_dict if ".conv_block." in key})
     n_blocks = len(block_indices)
-    if block_indices != list(range(10, 10 + n_blocks)):
-        raise ValueError(f"not a pix2pix/CycleGAN ResNet generator: residual blocks at model.{block_indices}")
-    has_dropout = n_blocks > 0 and _conv_weight(state_dict, "model.10.conv_block.6", 3) is not None
+    if block_indices != list(range(first_block, first_block + n_blocks)):
+        layout = "CUT (anti-aliased)" if antialias else "pix2pix/CycleGAN"
+        raise ValueError(f"not a {layout} ResNet generator: residual blocks at model.{block_indices}")
+    has_dropout = n_blocks > 0 and _conv_weight(state_dict, f"model.{first_block}.conv_block.6", 3) is not None
     if use_dropout is not None and use_dropout != has_dropout:
         raise ValueError(f"use_dropout={use_dropout} given, but the checkpoint's residual blocks say {has_dropout}")
-    head = _conv_weight(state_dict, f"model.{n_blocks + 17}", 7)
+    head_index = first_block + n_blocks + (9 if antialias else 7)
+    head = _conv_weight(state_dict, f"model.{head_index}", 7)
     if head is None:
-        raise ValueError(f"not a pix2pix/CycleGAN ResNet generator: no 7x7 output conv model.{n_blocks + 17}")
+        raise ValueError(f"not a pix2pix/CycleGAN/CUT ResNet generator: no 7x7 output conv model.{head_index}")
     stem = state_dict["model.1.weight"]
     name = {6: "resnet_6blocks", 9: "resnet_9blocks"}.get(n_blocks, "resnet")
     config: dict[str, Any] = {"name": name, "in_channels": stem.shape[1], "out_channels": head.shape[0]}
@@ -107,20 +116,43 @@ def _resnet_config(state_dict: StateDict, use_dropout: bool | None) -> tuple[dic
         config["n_blocks"] = n_blocks
     norm = "batch" if "model.2.weight" in state_dict else "instance"
     config |= {"ngf": stem.shape[0], "norm": norm, "use_dropout": has_dropout}
+    if antialias:
+        config["antialias"] = True
+        return config, _cut_resnet_key_map(n_blocks, has_dropout)
     return config, _resnet_key_map(n_blocks, has_dropout)
+
+
+def _block_key_map(first_block: int, n_blocks: int, use_dropout: bool) -> dict[str, str]:
+    key_map = {}
+    second_conv = 6 if use_dropout else 5
+    for block in range(n_blocks):
+        reference, ours = f"model.{first_block + block}.conv_block", f"blocks.{block}"
+        key_map |= {f"{reference}.1": f"{ours}.conv1", f"{reference}.2": f"{ours}.norm1"}
+        key_map |= {f"{reference}.{second_conv}": f"{ours}.conv2", f"{reference}.{second_conv + 1}": f"{ours}.norm2"}
+    return key_map
 
 
 def _resnet_key_map(n_blocks: int, use_dropout: bool) -> dict[str, str]:
     key_map = {"model.1": "stem.conv", "model.2": "stem.norm", "model.4": "down1.conv", "model.5": "down1.norm"}
     key_map |= {"model.7": "down2.conv", "model.8": "down2.norm"}
-    second_conv = 6 if use_dropout else 5
-    for block in range(n_blocks):
-        reference, ours = f"model.{10 + block}.conv_block", f"blocks.{block}"
-        key_map |= {f"{reference}.1": f"{ours}.conv1", f"{reference}.2": f"{ours}.norm1"}
-        key_map |= {f"{reference}.{second_conv}": f"{ours}.conv2", f"{reference}.{second_conv + 1}": f"{ours}.norm2"}
+    key_map |= _block_key_map(10, n_blocks, use_dropout)
     up = 10 + n_blocks
     key_map |= {f"model.{up}": "up1.conv", f"model.{up + 1}": "up1.norm"}
     key_map |= {f"model.{up + 3}": "up2.conv", f"model.{up + 4}": "up2.norm", f"model.{up + 7}": "head"}
+    return key_map
+
+
+def _cut_resnet_key_map(n_blocks: int, use_dropout: bool) -> dict[str, str]:
+    """CUT's anti-aliased ResnetGenerator (taesungp/contrastive-unpaired-translation, `--no_antialias` unset)."""
+    key_map = {"model.1": "stem.conv", "model.2": "stem.norm"}
+    for index, down in ((4, "down1"), (8, "down2")):
+        key_map |= {f"model.{index}": f"{down}.conv", f"model.{index + 1}": f"{down}.norm"}
+        key_map[f"model.{index + 3}"] = f"{down}.downsample"
+    key_map |= _block_key_map(12, n_blocks, use_dropout)
+    for index, up in ((12 + n_blocks, "up1"), (16 + n_blocks, "up2")):
+        key_map |= {f"model.{index}": f"{up}.upsample", f"model.{index + 1}": f"{up}.conv"}
+        key_map[f"model.{index + 2}"] = f"{up}.norm"
+    key_map[f"model.{21 + n_blocks}"] = "head"
     return key_map
 
 
@@ -234,13 +266,22 @@ def _build_and_load(state_dict: StateDict, config: dict[str, Any], key_map: dict
     return model.eval()
 
 
+def _what_it_looks_like(state_dict: StateDict) -> str:
+    if "model.0.weight" in state_dict or "net.0.weight" in state_dict:
+        return " (it looks like a discriminator)"
+    if any(key.startswith("mlp_") for key in state_dict):
+        return " (it looks like CUT's PatchNCE projection head, latest_net_F.pth; the generator is latest_net_G.pth)"
+    return ""
+
+
 def generator_from_reference_state_dict(
     state_dict: StateDict, *, use_dropout: bool | None = None
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Build the i2i generator matching a reference generator state_dict and load its weights.
 
-    Recognises ResNet generators (any number of blocks, with or without dropout) and U-Nets (any depth), with
-    batch or instance norm. Stale instance-norm statistics and a DataParallel "module." prefix are removed.
+    Recognises ResNet generators (any number of blocks, with or without dropout; the reference's layout or CUT's
+    anti-aliased one) and U-Nets (any depth), with batch or instance norm. Stale instance-norm statistics and a
+    DataParallel "module." prefix are removed.
 
     Args:
         state_dict: The reference's `net.state_dict()` (e.g. from `load_reference_file`).
@@ -261,9 +302,8 @@ def generator_from_reference_state_dict(
     elif stem is not None and stem.dim() == 4 and stem.shape[-1] == 7:
         config, key_map = _resnet_config(state_dict, use_dropout)
     else:
-        looks_like_discriminator = "model.0.weight" in state_dict or "net.0.weight" in state_dict
-        hint = " (it looks like a discriminator)" if looks_like_discriminator else ""
-        raise ValueError(f"not a pix2pix/CycleGAN generator{hint}: first keys are {_first_keys(state_dict)}")
+        raise ValueError(f"not a pix2pix/CycleGAN/CUT generator{_what_it_looks_like(state_dict)}: "
+                         f"first keys are {_first_keys(state_dict)}")
     return _build_and_load(state_dict, config, key_map, "generator"), config
 
 
@@ -282,7 +322,8 @@ def discriminator_from_reference_state_dict(state_dict: StateDict) -> tuple[nn.M
     elif _conv_weight(state_dict, "net.0", 1) is not None:
         config, key_map = _pixel_config(state_dict)
     else:
-        raise ValueError(f"not a pix2pix/CycleGAN discriminator: first keys are {_first_keys(state_dict)}")
+        hint = " (it looks like a generator)" if "model.1.weight" in state_dict else _what_it_looks_like(state_dict)
+        raise ValueError(f"not a pix2pix/CycleGAN discriminator{hint}: first keys are {_first_keys(state_dict)}")
     return _build_and_load(state_dict, config, key_map, "discriminator"), config
 
 
@@ -295,3 +336,23 @@ def generator_from_reference_file(
         return generator_from_reference_state_dict(state_dict, use_dropout=use_dropout)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+
+
+def patch_sampler_from_cut_state_dict(state_dict: StateDict) -> PatchSampler:
+    """Build CUT's PatchNCE projection head from its `latest_net_F.pth` state_dict (`mlp_<i>.<0|2>.*` keys).
+
+    Returns:
+        A :class:`~i2i.losses.patchnce.PatchSampler` with the weights loaded (head i <- mlp_i).
+
+    Raises:
+        ValueError: The state_dict is not a CUT `PatchSampleF` with MLP heads.
+    """
+    state_dict = _strip_data_parallel(check_state_dict(state_dict))
+    heads = sorted({int(match[1]) for key in state_dict if (match := re.match(r"mlp_(\d+)\.", key))})
+    if not heads or heads != list(range(len(heads))) or len(state_dict) != 4 * len(heads):
+        raise ValueError(f"not a CUT PatchNCE head (mlp_<i>.0/2 weights and biases): keys are "
+                         f"{_first_keys(state_dict)}")
+    first = [state_dict[f"mlp_{head}.0.weight"] for head in heads]
+    sampler = PatchSampler(in_channels=[weight.shape[1] for weight in first], num_units=first[0].shape[0])
+    sampler.load_state_dict({f"heads.{key[len('mlp_'):]}": value for key, value in state_dict.items()})
+    return sampler

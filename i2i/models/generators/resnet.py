@@ -1,15 +1,20 @@
 """ResNet generator (Johnson et al.), the CycleGAN default: the reference's `ResnetGenerator` with named layers."""
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Any, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from i2i.models._builder import GENERATORS, variant
-from i2i.models.layers import ConvNormAct, check_spatial_size, conv_bias, get_norm_layer, get_padding_mode
+from i2i.models.features import FeatureTaps, TapLayer
+from i2i.models.layers import (ConvNormAct, Downsample, Upsample, check_spatial_size, conv_bias, get_norm_layer,
+                               get_padding_mode)
 
 UPSAMPLE_MODES = ("convtranspose", "upsample_conv")
+_REFLECT_PAD_3 = partial(F.pad, pad=(3, 3, 3, 3), mode="reflect")
 
 
 class ResnetBlock(nn.Module):
@@ -38,21 +43,31 @@ class ResnetBlock(nn.Module):
 
 
 class UpsampleBlock(nn.Module):
-    """Doubles the resolution: a stride-2 ConvTranspose2d, or nearest upsampling then a 3x3 conv; then norm, ReLU."""
+    """Doubles the resolution: a stride-2 ConvTranspose2d, or an x2 upsampling (nearest, or CUT's anti-aliased
+    `Upsample`) then a 3x3 conv; then norm, ReLU."""
 
-    def __init__(self, *, in_channels: int, out_channels: int, norm: str, mode: str, padding_mode: str) -> None:
+    def __init__(
+        self, *, in_channels: int, out_channels: int, norm: str, mode: str, padding_mode: str, antialias: bool = False
+    ) -> None:
         """Args:
             in_channels: Input feature channels.
             out_channels: Output feature channels.
             norm: Norm name, see `get_norm_layer`.
             mode: "convtranspose" (the reference) or "upsample_conv" (avoids checkerboard artefacts).
             padding_mode: Conv2d padding mode for "upsample_conv".
+            antialias: CUT's layout instead of `mode` "convtranspose": blur `Upsample`, then a zero-padded 3x3 conv.
         """
         super().__init__()
         if mode not in UPSAMPLE_MODES:
             raise ValueError(f"upsample: unknown mode '{mode}'; valid: {', '.join(UPSAMPLE_MODES)}")
+        if antialias and mode != "convtranspose":
+            raise ValueError(f"upsample: '{mode}' cannot be combined with antialias=True, whose upsampling is a blur "
+                             "Upsample then a 3x3 conv; leave upsample at 'convtranspose'")
         bias = conv_bias(norm)
-        if mode == "convtranspose":
+        if antialias:
+            self.upsample = Upsample(channels=in_channels)
+            self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=bias)
+        elif mode == "convtranspose":
             self.upsample: nn.Module = nn.Identity()
             self.conv: nn.Module = nn.ConvTranspose2d(
                 in_channels, out_channels, 3, stride=2, padding=1, output_padding=1, bias=bias
@@ -68,8 +83,23 @@ class UpsampleBlock(nn.Module):
         return self.act(self.norm(self.conv(self.upsample(x))))
 
 
-class ResnetGenerator(nn.Module):
+class _UnpaddedConv:
+    """A reflect-padded Conv2d without its padding: the reference pads with a separate layer, which taps can see."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        self.conv = conv
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.conv
+        return F.conv2d(x, conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
+
+
+class ResnetGenerator(FeatureTaps, nn.Module):
     """7x7 conv, two stride-2 downsamplings, `n_blocks` residual blocks, two upsamplings, 7x7 conv, tanh.
+
+    With `antialias` (CUT's default), each downsampling is a stride-1 conv, norm, ReLU and a blur-pool `Downsample`,
+    and each upsampling a blur `Upsample`, then a 3x3 conv, norm, ReLU. Feature taps (`forward_features`) number
+    the layers as the reference's / CUT's `nn.Sequential`, see `tap_layers`.
 
     Attributes:
         size_multiple: Input height and width must be multiples of this (4).
@@ -88,6 +118,7 @@ class ResnetGenerator(nn.Module):
         use_dropout: bool = False,
         upsample: str = "convtranspose",
         padding_type: str = "reflect",
+        antialias: bool = False,
     ) -> None:
         """Args:
             in_channels: Channels of the input image.
@@ -98,6 +129,7 @@ class ResnetGenerator(nn.Module):
             use_dropout: Dropout (p=0.5) inside the residual blocks.
             upsample: "convtranspose" (the reference) or "upsample_conv" (nearest x2 then 3x3 conv).
             padding_type: "reflect", "replicate" or "zero", for the residual blocks and "upsample_conv".
+            antialias: Anti-aliased down- and upsampling (CUT's default); `upsample` must then be "convtranspose".
         """
         super().__init__()
         if n_blocks < 0:
@@ -108,33 +140,60 @@ class ResnetGenerator(nn.Module):
         self.stem = ConvNormAct(
             in_channels=in_channels, out_channels=ngf, kernel_size=7, padding=3, padding_mode="reflect", norm=norm
         )
-        self.down1 = ConvNormAct(in_channels=ngf, out_channels=2 * ngf, kernel_size=3, stride=2, padding=1, norm=norm)
-        self.down2 = ConvNormAct(
-            in_channels=2 * ngf, out_channels=4 * ngf, kernel_size=3, stride=2, padding=1, norm=norm
-        )
+        down_args: dict[str, Any] = {"kernel_size": 3, "stride": 2, "padding": 1, "norm": norm, "antialias": antialias}
+        self.down1 = ConvNormAct(in_channels=ngf, out_channels=2 * ngf, **down_args)
+        self.down2 = ConvNormAct(in_channels=2 * ngf, out_channels=4 * ngf, **down_args)
         self.blocks = nn.ModuleList(
             ResnetBlock(channels=4 * ngf, norm=norm, use_dropout=use_dropout, padding_mode=padding_mode)
             for _ in range(n_blocks)
         )
-        up_args: dict[str, Any] = {"norm": norm, "mode": upsample, "padding_mode": padding_mode}
+        up_args: dict[str, Any] = {"norm": norm, "mode": upsample, "padding_mode": padding_mode, "antialias": antialias}
         self.up1 = UpsampleBlock(in_channels=4 * ngf, out_channels=2 * ngf, **up_args)
         self.up2 = UpsampleBlock(in_channels=2 * ngf, out_channels=ngf, **up_args)
         self.head = nn.Conv2d(ngf, out_channels, 7, padding=3, padding_mode="reflect")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Translate images.
+    def forward(self, x: torch.Tensor, *, layers: Sequence[int] | None = None) -> torch.Tensor | list[torch.Tensor]:
+        """Translate images, or return feature taps (see `FeatureTaps.forward_features`) when `layers` is given.
 
         Args:
             x: (N, in_channels, H, W) images in [-1, 1]; H and W multiples of `size_multiple`.
+            layers: Tap indices into `tap_layers`; None translates.
 
         Returns:
-            (N, out_channels, H, W) images in [-1, 1].
+            (N, out_channels, H, W) images in [-1, 1], or the list of tapped features.
         """
         check_spatial_size(x, self.size_multiple, type(self).__name__)
+        if layers is not None:
+            return self.forward_features(x, layers)
         h = self.down2(self.down1(self.stem(x)))
         for block in self.blocks:
             h = block(h)
         return torch.tanh(self.head(self.up2(self.up1(h))))
+
+    def tap_layers(self) -> list[TapLayer]:
+        """The layers in the order and numbering of the reference's `nn.Sequential` (CUT's for `antialias`).
+
+        Reflection pad 3, 7x7 conv, norm, ReLU (0-3); per downsampling conv, norm, ReLU[, Downsample]; one layer per
+        residual block; per upsampling [Upsample,] conv, norm, ReLU; reflection pad 3, 7x7 conv, tanh. For
+        resnet_9blocks with antialias, CUT's `nce_layers` 0, 4, 8, 12, 16 are the padded input, the two
+        downsampling convs and the outputs of residual blocks 0 and 4.
+        """
+        layers = [TapLayer(_REFLECT_PAD_3, self.stem.conv.in_channels)]
+        layers += [TapLayer(fn, self.stem.conv.out_channels)
+                   for fn in (_UnpaddedConv(self.stem.conv), self.stem.norm, self.stem.act)]
+        for down in (self.down1, self.down2):
+            steps = [down.conv, down.norm, down.act]
+            if isinstance(down.downsample, Downsample):
+                steps.append(down.downsample)
+            layers += [TapLayer(fn, down.conv.out_channels) for fn in steps]
+        layers += [TapLayer(block, block.conv2.out_channels) for block in self.blocks]
+        for up in (self.up1, self.up2):
+            if not isinstance(up.upsample, nn.Identity):
+                layers.append(TapLayer(up.upsample, up.conv.in_channels))
+            layers += [TapLayer(fn, up.conv.out_channels) for fn in (up.conv, up.norm, up.act)]
+        layers += [TapLayer(_REFLECT_PAD_3, self.head.in_channels)]
+        layers += [TapLayer(fn, self.head.out_channels) for fn in (_UnpaddedConv(self.head), torch.tanh)]
+        return layers
 
 
 @GENERATORS.register("resnet")
