@@ -37,9 +37,12 @@ def sample_patch_ids(features: Sequence[Tensor], num_patches: int) -> list[Tenso
 
 
 def l2_normalize(x: Tensor, eps: float = 1e-7) -> Tensor:
-    """Divide the last dimension by its L2 norm plus `eps` (CUT's `Normalize`), in float32."""
+    """Divide the last dimension by its L2 norm plus `eps` (CUT's `Normalize`), in float32.
+
+    `vector_norm`'s gradient is 0 at a zero vector (a head whose ReLUs are all off), where sqrt(sum(x^2)) gives NaN.
+    """
     x = x.float()
-    return x / (x.pow(2).sum(-1, keepdim=True).sqrt() + eps)
+    return x / (torch.linalg.vector_norm(x, dim=-1, keepdim=True) + eps)
 
 
 class PatchSampler(nn.Module):
