@@ -40,7 +40,7 @@ def test_overrides_are_typed():
     ("train.max_stpes=3", "unknown key 'train.max_stpes' (did you mean 'max_steps'?)"),
     ("modle.ngf=3", "unknown key 'modle' (did you mean 'model'?)"),
     ("loss.gan_mode=lsgann", "loss.gan_mode: unknown 'lsgann' (did you mean 'lsgan'?)"),
-    ("model.algorithm=pix2pxi", "model.algorithm: unknown 'pix2pxi' (did you mean 'pix2pix'?); valid: cyclegan"),
+    ("model.algorithm=pix2pxi", "model.algorithm: unknown 'pix2pxi' (did you mean 'pix2pix'?); valid: cut, cyclegan"),
     ("data.dataset=alinged", "data.dataset: unknown 'alinged' (did you mean 'aligned'?)"),
     ("data.dataset=single", "data.dataset: pix2pix needs paired data, which 'single' does not provide; use one of"),
     ("loss.lambda_l1=10", "'loss.lambda_l1' has moved to 'pix2pix.lambda_l1'"),

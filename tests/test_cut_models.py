@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import i2i
-from i2i.engine.export import export_generator
+from i2i.export import export_generator
 from i2i.losses.patchnce import PatchSampler, patch_nce_loss, sample_patch_ids
 from i2i.models import build_discriminator, build_generator, discriminator_from_reference_state_dict
 from i2i.models.layers import Downsample, Upsample

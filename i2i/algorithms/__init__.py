@@ -11,6 +11,7 @@ import torch
 
 from i2i.algorithms.base import (AdamFactory, Algorithm, BuildContext, GeneratorSpec, LossLog, NetworkFactory,
                                  NoOptions)
+from i2i.algorithms.cut import CUT, CUTOptions
 from i2i.algorithms.cyclegan import CycleGAN, CycleGANOptions
 from i2i.algorithms.image_pool import ImagePool
 from i2i.algorithms.pix2pix import Pix2Pix, Pix2PixOptions
@@ -20,6 +21,7 @@ from i2i.registry import Registry
 ALGORITHMS: Registry[type[Algorithm]] = Registry("algorithm")
 ALGORITHMS.register("pix2pix")(Pix2Pix)
 ALGORITHMS.register("cyclegan")(CycleGAN)
+ALGORITHMS.register("cut")(CUT)
 
 
 def build_context(cfg: Any, device: torch.device, precision) -> BuildContext:
@@ -41,6 +43,6 @@ def build_algorithm(cfg: Any, device: torch.device, precision) -> Algorithm:
     return cls(options, build_context(cfg, device, precision))
 
 
-__all__ = ["ALGORITHMS", "AdamFactory", "Algorithm", "BuildContext", "CycleGAN", "CycleGANOptions", "GeneratorSpec",
-           "ImagePool", "LossLog", "NetworkFactory", "NoOptions", "Pix2Pix", "Pix2PixOptions", "build_algorithm",
-           "build_context"]
+__all__ = ["ALGORITHMS", "AdamFactory", "Algorithm", "BuildContext", "CUT", "CUTOptions", "CycleGAN", "CycleGANOptions",
+           "GeneratorSpec", "ImagePool", "LossLog", "NetworkFactory", "NoOptions", "Pix2Pix", "Pix2PixOptions",
+           "build_algorithm", "build_context"]
