@@ -94,7 +94,8 @@ def test_fp16_on_cpu_falls_back():
 
 def test_cases_and_overrides():
     assert {"cyclegan_256_b1", "cyclegan_256_best", "pix2pix_256_b1", "pix2pix_256_best", "cyclegan_128_b1",
-            "infer_resnet9_256_b1", "infer_resnet9_256_b8", "infer_resnet9_256_b64", "tiny", "tiny_infer"} == set(CASES)
+            "infer_resnet9_256_b1", "infer_resnet9_256_b8", "infer_resnet9_256_b64", "tiny", "tiny_infer",
+            "cut_256_b1", "fastcut_256_b1", "tiny_cut"} == set(CASES)
     cpu = torch.device("cpu")
     best = resolve_case(get_case("pix2pix_256_best"), BenchmarkOptions(best_batch=4), cpu)
     assert (best.batch, best.resolution, best.warmup, best.steps) == (4, 256, 2, 5)

@@ -31,7 +31,8 @@ def test_one_step_changes_every_parameter_and_exports_the_generator(tmp_path, un
     trainer = _trainer(tmp_path, unpaired_root, "train.max_steps=1", f"cut.mode={mode}")
     assert sorted(trainer.algorithm.nets) == ["D", "F", "G"]
     assert trainer.algorithm.options.nce_idt is (mode == "cut")
-    before = {n: {k: p.detach().clone() for k, p in net.named_parameters()} for n, net in trainer.algorithm.nets.items()}
+    nets = trainer.algorithm.nets
+    before = {n: {k: p.detach().clone() for k, p in net.named_parameters()} for n, net in nets.items()}
     trainer.fit()
     assert trainer.step == 1
     for name, net in trainer.algorithm.nets.items():
@@ -101,3 +102,13 @@ def test_ddp_ranks_stay_identical(tmp_path, unpaired_root):
     assert any(key.startswith("F.") for key in ranks[0])
     for key, value in ranks[0].items():
         assert torch.equal(value, ranks[1][key]), f"ranks differ at {key}"
+
+
+def test_benchmark_cut_case_runs():
+    from i2i.benchmark import CASES, BenchmarkOptions, case_config, run_case
+
+    row = run_case("tiny_cut", BenchmarkOptions(device="cpu"))
+    assert (row["algorithm"], row["resolution"], row["batch"], row["steps"]) == ("cut", 32, 1, 3)
+    assert row["images_per_s"] > 0 and row["gflop_per_image"] > 0 and row["peak_memory_mb"] > 0
+    fastcut = case_config(CASES["fastcut_256_b1"], BenchmarkOptions())
+    assert (fastcut.model.algorithm, fastcut.options.mode, fastcut.options.nce_idt) == ("cut", "fastcut", False)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import torch
 
+from i2i.algorithms import ALGORITHMS
 from i2i.config import Config, load_config
 from i2i.registry import nearest
 
@@ -17,6 +18,7 @@ CYCLEGAN_MODEL = {"algorithm": "cyclegan", "generator": "resnet_9blocks", "norm"
                   "discriminator": "basic"}
 PIX2PIX_MODEL = {"algorithm": "pix2pix", "generator": "unet_256", "norm": "batch", "dropout": True,
                  "discriminator": "basic"}
+CUT_MODEL = {**CYCLEGAN_MODEL, "algorithm": "cut", "init": "xavier"}  # anti-aliased G and D: the cut section's default
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class BenchmarkCase:
         warmup: Untimed steps first (at least 1: it compiles and autotunes); ``None`` picks a device default.
         steps: Timed steps; ``None`` picks a default for the device.
         description: One line for ``--list``.
+        options: The algorithm's own config section, e.g. ``{"mode": "fastcut"}`` for ``cut``.
     """
 
     name: str
@@ -44,6 +47,7 @@ class BenchmarkCase:
     warmup: int | None = None
     steps: int | None = None
     description: str = ""
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _infer_case(batch: int) -> BenchmarkCase:
@@ -56,6 +60,10 @@ CASES: dict[str, BenchmarkCase] = {case.name: case for case in (
                   description="CycleGAN train step: resnet_9blocks, basic D, instance norm, lsgan, 256 px, batch 1"),
     BenchmarkCase("cyclegan_256_best", "train", CYCLEGAN_MODEL, "lsgan", 256, None,
                   description="as cyclegan_256_b1 with batch --best-batch"),
+    BenchmarkCase("cut_256_b1", "train", CUT_MODEL, "lsgan", 256, 1, options={"mode": "cut"},
+                  description="CUT train step: as cyclegan_256_b1 with one G and D (anti-aliased), F, identity NCE"),
+    BenchmarkCase("fastcut_256_b1", "train", CUT_MODEL, "lsgan", 256, 1, options={"mode": "fastcut"},
+                  description="FastCUT train step: as cut_256_b1 without identity NCE"),
     BenchmarkCase("pix2pix_256_b1", "train", PIX2PIX_MODEL, "vanilla", 256, 1,
                   description="pix2pix train step: unet_256, basic D, batch norm, vanilla GAN, 256 px, batch 1"),
     BenchmarkCase("pix2pix_256_best", "train", PIX2PIX_MODEL, "vanilla", 256, None,
@@ -69,6 +77,9 @@ CASES: dict[str, BenchmarkCase] = {case.name: case for case in (
     BenchmarkCase("tiny_infer", "inference", {**CYCLEGAN_MODEL, "generator": "resnet", "n_blocks": 2, "ngf": 4},
                   "lsgan", 32, 2, warmup=1, steps=3,
                   description="generic resnet generator with 2 blocks, ngf=4, forward at 32 px, batch 2"),
+    BenchmarkCase("tiny_cut", "train", {**CUT_MODEL, "generator": "resnet", "n_blocks": 2, "ngf": 4, "ndf": 4},
+                  "lsgan", 32, 1, warmup=2, steps=3, options={"nce_layers": [0, 4, 8, 12, 13], "num_patches": 64},
+                  description="CUT as tiny: 2 blocks, ngf=ndf=4, 32 px, batch 1, 64 patches (seconds on a CPU)"),
 )}
 
 
@@ -131,8 +142,10 @@ def _first(*values: int | None) -> int:
 
 def case_config(case: BenchmarkCase, options: BenchmarkOptions) -> Config:
     """The training config a case stands for (data settings are only used for channel counts)."""
-    dataset = "unaligned" if case.model["algorithm"] == "cyclegan" else "aligned"
+    algorithm = case.model["algorithm"]
+    dataset = "unaligned" if ALGORITHMS.get(algorithm).data_kind == "unpaired" else "aligned"
     return load_config({"seed": options.seed, "model": dict(case.model), "loss": {"gan_mode": case.gan_mode},
+                        algorithm: dict(case.options),
                         "data": {"dataset": dataset, "crop_size": case.resolution, "load_size": case.resolution,
                                  "batch_size": case.batch},
                         "train": {"channels_last": options.channels_last, "compile": options.compile,
