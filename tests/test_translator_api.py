@@ -244,11 +244,11 @@ def test_unreadable_checkpoints(tmp_path: Path, damage: str) -> None:
 
 
 def test_discriminators_are_not_generators(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match=r"D_A.pth: not a pix2pix/CycleGAN generator \(it looks like a discrim"):
+    with pytest.raises(CheckpointError, match=r"D_A.pth: not a pix2pix/CycleGAN/CUT generator \(it looks like a"):
         Translator.from_pretrained(FIXTURES / "patchgan_ndf8_instance" / "latest_net_D_A.pth")
     path = tmp_path / "net_D.pth"
     torch.save(build_discriminator("basic", in_channels=3, ndf=4).state_dict(), path)
-    with pytest.raises(CheckpointError, match="net_D.pth: not a pix2pix/CycleGAN generator"):
+    with pytest.raises(CheckpointError, match="net_D.pth: not a pix2pix/CycleGAN/CUT generator"):
         Translator.from_pretrained(path)
 
 

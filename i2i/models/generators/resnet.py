@@ -152,12 +152,13 @@ class ResnetGenerator(FeatureTaps, nn.Module):
         self.up2 = UpsampleBlock(in_channels=2 * ngf, out_channels=ngf, **up_args)
         self.head = nn.Conv2d(ngf, out_channels, 7, padding=3, padding_mode="reflect")
 
-    def forward(self, x: torch.Tensor, *, layers: Sequence[int] | None = None) -> torch.Tensor | list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, layers: Sequence[int] | None = None) -> torch.Tensor | list[torch.Tensor]:
         """Translate images, or return feature taps (see `FeatureTaps.forward_features`) when `layers` is given.
 
         Args:
             x: (N, in_channels, H, W) images in [-1, 1]; H and W multiples of `size_multiple`.
-            layers: Tap indices into `tap_layers`; None translates.
+            layers: Tap indices into `tap_layers`; None translates. (Not keyword-only: the TorchScript ONNX exporter
+                passes every default positionally.)
 
         Returns:
             (N, out_channels, H, W) images in [-1, 1], or the list of tapped features.
