@@ -148,16 +148,14 @@ class CUT(Algorithm):
         return torch.stack(losses).mean() * opts.lambda_nce
 
     def _generator_losses(self, chunk: dict[str, Tensor], fake_b: Tensor, idt_b: Tensor | None,
-                          flipped: bool) -> dict[str, Tensor]:
-        opts = self.options
-        losses = {"G_GAN": self.gan_loss.g_loss(self.frozen_run["D"](fake_b)) * opts.lambda_gan}
-        nce = self._nce(chunk["A"], fake_b, flipped)
+                          flipped: bool) -> tuple[dict[str, Tensor], Tensor]:
+        """The G-phase terms by name (logged as CUT logs them) and the loss to minimise."""
+        losses = {"G_GAN": self.gan_loss.g_loss(self.frozen_run["D"](fake_b)) * self.options.lambda_gan,
+                  "NCE": self._nce(chunk["A"], fake_b, flipped)}
         if idt_b is None:
-            losses["NCE"] = nce
-        else:  # The mean of the two NCE terms, as CUT.
-            losses["NCE"] = 0.5 * nce
-            losses["NCE_Y"] = 0.5 * self._nce(chunk["B"], idt_b, flipped)
-        return losses
+            return losses, losses["G_GAN"] + losses["NCE"]
+        losses["NCE_Y"] = self._nce(chunk["B"], idt_b, flipped)
+        return losses, losses["G_GAN"] + 0.5 * (losses["NCE"] + losses["NCE_Y"])  # The mean of both, as CUT.
 
     # Training step.
 
@@ -188,10 +186,10 @@ class CUT(Algorithm):
             with self.precision.autocast():
                 if k > 1:
                     fake_b, idt_b = self._generate(c, flipped)
-                losses = self._generator_losses(c, fake_b, idt_b, flipped)
+                losses, total = self._generator_losses(c, fake_b, idt_b, flipped)
             for name, value in losses.items():
                 logs.add(name, value)
-            self.precision.backward(sum(losses.values()) / k, "G")
+            self.precision.backward(total / k, "G")
         self.precision.step("G", self.optimizers["G"])
         set_requires_grad([self.nets["D"]], True)
         return logs
