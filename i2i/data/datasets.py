@@ -288,10 +288,12 @@ def build_dataset(cfg: DataConfig, *, train: bool = True) -> Dataset:
 def seed_worker(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: seed numpy and random from the worker's torch seed; one OpenCV thread.
 
-    Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the trainer, not the workers, decides how
-    to stop (finish the step, write a checkpoint). Workers end with the main process.
+    Workers ignore SIGINT and SIGTERM: Ctrl-C, ``timeout`` and job schedulers signal the whole process group, and
+    the trainer, not the workers, decides how to stop (finish the step, write a checkpoint). Workers end with the
+    main process.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)

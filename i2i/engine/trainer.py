@@ -355,11 +355,20 @@ class Trainer:
                 signal.signal(sig, handler)
             if self.reporter is not None:
                 self.reporter.close()
+            self._stop_workers()
         last = next((h.last_path for h in self.hooks if isinstance(h, CheckpointHook)), None)
         if self.dist.is_main:
             verb = "stopped by signal" if self.stop_requested and not self._finished() else "finished"
             print(f"{verb} at step {self.step}; state: {last}; generators: {self.run_dir / 'export'}")
         return last
+
+    def _stop_workers(self) -> None:
+        """End persistent DataLoader workers now, gracefully: they ignore SIGTERM (see ``seed_worker``), so they must
+        not be left for the interpreter's exit, which stops them with SIGTERM."""
+        iterator = getattr(self.loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+        self.loader._iterator = None
 
     def _request_stop(self, signum, frame) -> None:
         if self.stop_requested:  # a second signal: stop now, mid-step, where no consistent state can be saved
