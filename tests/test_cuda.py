@@ -210,3 +210,32 @@ def test_real_out_of_memory_is_one_line_naming_the_batch_keys(tmp_path, paired_r
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0)
         torch.cuda.empty_cache()
+
+
+@pytest.mark.parametrize("mode", ["cut", "fastcut"])
+def test_cut_bf16_training_with_ema_on_cuda(tmp_path, unpaired_root, mode):
+    from test_cut import cut_config
+
+    from i2i.engine.trainer import Trainer
+
+    cfg = load_config("quickstart_cut", cut_config(tmp_path, unpaired_root, "device=cuda", "train.precision=bf16",
+                                                   "train.max_steps=3", "train.ema=0.99", f"cut.mode={mode}"))
+    trainer = Trainer(cfg)
+    before = {n: [p.detach().clone() for p in net.parameters()] for n, net in trainer.algorithm.nets.items()}
+    trainer.fit()
+    assert trainer.step == 3 and set(trainer.algorithm.nets) == {"G", "D", "F"}
+    for name, net in trainer.algorithm.nets.items():
+        assert any(not torch.equal(b, p) for b, p in zip(before[name], net.parameters())), name
+    ema, raw = trainer.ema_generators["G"], trainer.algorithm.nets["G"]
+    assert all(e.device.type == "cuda" for e in ema.parameters())
+    assert any(not torch.equal(e, r) for e, r in zip(ema.parameters(), raw.parameters()))
+
+
+def test_multiscale_feature_matching_fp16_step(tmp_path, paired_root):
+    algo = _algorithm(tmp_path, "pix2pix", paired_root, "fp16", "model.discriminator=multiscale", "model.num_D=2",
+                      "pix2pix.lambda_feat=10", "data.crop_size=64", "data.load_size=72")
+    algo.train()
+    for _ in range(4):
+        losses = algo.train_step(_batch(size=64))
+        assert all(torch.isfinite(v) for v in losses.values()), losses
+    assert "G_feat" in losses or any("feat" in k for k in losses), sorted(losses)

@@ -87,6 +87,7 @@ def _gpu_entries() -> list[SuiteEntry]:
         SuiteEntry("pix2pix_channels_last", 30, ("pix2pix_256_best",), ("bf16",),
                    {**tuned, "best_batch": PIX2PIX_BEST}),
         SuiteEntry("pix2pix_compiled", 120, ("pix2pix_256_best",), ("bf16",), {**compiled, "best_batch": PIX2PIX_BEST}),
+        SuiteEntry("cut_fastcut_eager", 60, ("cut_256_b1", "fastcut_256_b1"), ("fp32", "bf16"), fast),
     ]
 
 
