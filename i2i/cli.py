@@ -7,11 +7,13 @@ unreadable or unwritable file, a full disk (:class:`i2i.errors.UserError` and th
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
+import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from i2i.config import ConfigError
 from i2i.checkpoint import CheckpointError
@@ -31,6 +33,16 @@ def error_message(err: BaseException) -> str:
             return str(disk_full_error(Path(err.filename), None))
         return f"{err.filename}: {err.strerror or one_line(str(err))}"
     return one_line(str(err)) or type(err).__name__
+
+
+@contextlib.contextmanager
+def one_line_warnings(write: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Show warnings as ``warning: <message>`` lines (no file:line prefix, no source line) through ``write``
+    (default: print to stderr; a progress bar passes its own ``write`` so lines do not break the bar)."""
+    write = write or (lambda text: print(text, file=sys.stderr))
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *_rest, **_kw: write(f"warning: {message}")
+        yield
 
 
 def run_cli(main: Callable[[], int]) -> int:

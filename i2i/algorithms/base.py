@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from i2i.losses import GANLoss, gradient_penalty
 from i2i.models import DISCRIMINATORS, GENERATORS, build_generator, init_weights
-from i2i.models._builder import build_from_settings
+from i2i.models._builder import accepted_settings, build_from_settings
 from i2i.runtime import Precision
 
 
@@ -48,11 +48,8 @@ class NetworkFactory:
     init_gain: float = 0.02
 
     def generator_spec(self, in_channels: int, out_channels: int, direction: str) -> GeneratorSpec:
-        from i2i.models._builder import accepted_arguments
-
-        accepted = accepted_arguments(GENERATORS.get(self.generator))
         kwargs = {"in_channels": in_channels, "out_channels": out_channels,
-                  **{k: v for k, v in self.generator_settings.items() if k in accepted}}
+                  **accepted_settings(GENERATORS, self.generator, self.generator_settings)}
         return GeneratorSpec(self.generator, kwargs, direction)
 
     def build_discriminator(self, in_channels: int) -> nn.Module:

@@ -17,7 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from i2i.cli import run_cli
+from i2i.cli import one_line_warnings, run_cli
 
 
 def _names(values: list[str]) -> list[str]:
@@ -103,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             print(format_table(rows))
         return 0
 
-    with warnings.catch_warnings():
-        warnings.showwarning = lambda message, *_rest, **_kw: print(f"warning: {message}", file=sys.stderr)
+    with one_line_warnings():
         return run_cli(benchmark)
 
 

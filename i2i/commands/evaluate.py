@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
-from i2i.cli import run_cli
+from i2i.cli import one_line_warnings, run_cli
 from i2i.fileio import check_writable, write_bytes_atomic
 from i2i.metrics import fid_kid, paired_metrics
 
@@ -45,8 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.showwarning = lambda message, *_rest, **_kw: print(f"warning: {message}", file=sys.stderr)
+    with one_line_warnings():
         return run_cli(lambda: run(args))
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 
-from i2i.cli import run_cli
+from i2i.cli import one_line_warnings, run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,8 +28,7 @@ def main(argv: list[str] | None = None) -> int:
             trainer.close()
         return 0
 
-    with warnings.catch_warnings():
-        warnings.showwarning = lambda message, *_rest, **_kw: print(f"warning: {message}", file=sys.stderr)
+    with one_line_warnings():
         return run_cli(train)
 
 

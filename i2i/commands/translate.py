@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from i2i.cli import run_cli
+from i2i.cli import one_line_warnings, run_cli
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def translate() -> int:
-        import warnings
-
         from tqdm import tqdm
 
         from i2i.fileio import check_writable
@@ -59,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                    "tile_overlap": args.tile_overlap}
         translator = (Translator.from_zoo(args.zoo, progress=not args.quiet, **options) if args.zoo
                       else Translator.from_pretrained(args.ckpt, name=args.name, **options))
-        with warnings.catch_warnings():
-            warnings.showwarning = lambda message, *_, **__: tqdm.write(f"warning: {message}", file=sys.stderr)
+        with one_line_warnings(lambda text: tqdm.write(text, file=sys.stderr)):
             summary = translator.translate_folder(
                 args.input, args.output, recursive=args.recursive, ext=args.ext, overwrite=args.overwrite,
                 batch_size=args.batch_size, num_workers=args.num_workers, size=args.size, html=args.html,

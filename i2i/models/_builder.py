@@ -83,15 +83,19 @@ def accepted_arguments(factory: Callable[..., Any]) -> set[str]:
     return {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
-def build_from_settings(registry: Registry, name: str, settings: dict[str, Any], **required: Any) -> nn.Module:
-    """Build ``registry[name]`` with ``required`` plus the ``settings`` its constructor accepts (others ignored).
+def accepted_settings(registry: Registry, name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``settings`` that ``registry[name]``'s constructor accepts (the others are ignored).
 
     This is how a config's network settings (``ngf``, ``norm``, ``n_blocks`` ...) reach networks whose
-    constructors differ: one builder, driven by each entry's signature.
+    constructors differ: driven by each entry's signature.
     """
-    factory = registry.get(name)
-    accepted = accepted_arguments(factory)
-    return factory(**{k: v for k, v in settings.items() if k in accepted}, **required)
+    accepted = accepted_arguments(registry.get(name))
+    return {k: v for k, v in settings.items() if k in accepted}
+
+
+def build_from_settings(registry: Registry, name: str, settings: dict[str, Any], **required: Any) -> nn.Module:
+    """Build ``registry[name]`` with ``required`` plus the ``settings`` it accepts (:func:`accepted_settings`)."""
+    return registry.get(name)(**accepted_settings(registry, name, settings), **required)
 
 
 def build_generator(name: str, **kwargs: Any) -> nn.Module:
