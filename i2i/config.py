@@ -244,8 +244,8 @@ def _build_config(values: dict[str, Any]) -> Config:
     if not isinstance(values, dict):
         raise ConfigError(f"config: expected a mapping of keys at the top level, got {values!r}")
     registry = _algorithms()
-    algorithm = (values.get("model") or {}).get("algorithm", ModelConfig.algorithm) \
-        if isinstance(values.get("model") or {}, dict) else ModelConfig.algorithm
+    model = values.get("model") or {}
+    algorithm = model.get("algorithm", ModelConfig.algorithm) if isinstance(model, dict) else ModelConfig.algorithm
     _check_name("model.algorithm", algorithm, registry)
     sections = {key: values[key] for key in list(values) if key in registry}
     for key in sections:

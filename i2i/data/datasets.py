@@ -144,8 +144,9 @@ def _load_channels(cfg: DataConfig) -> int:
 
 @DATASETS.register("aligned")
 class AlignedDataset(ImageFolderDataset):
-    provides = frozenset({"paired", "unpaired"})
     """Pairs stored as one image, A on the left half and B on the right (``root/<phase>/*``)."""
+
+    provides = frozenset({"paired", "unpaired"})
 
     def __init__(self, cfg: DataConfig, *, train: bool = True) -> None:
         super().__init__(cfg, train=train)
@@ -166,11 +167,12 @@ class AlignedDataset(ImageFolderDataset):
 
 @DATASETS.register("paired")
 class PairedFolderDataset(ImageFolderDataset):
-    provides = frozenset({"paired", "unpaired"})
     """Pairs stored as files of the same name (stem) in ``A/`` and ``B/`` folders.
 
     Folders: ``root/<phase>/A`` and ``root/<phase>/B``, or ``root/A`` and ``root/B`` when the former are missing.
     """
+
+    provides = frozenset({"paired", "unpaired"})
 
     def __init__(self, cfg: DataConfig, *, train: bool = True) -> None:
         super().__init__(cfg, train=train)
@@ -217,12 +219,13 @@ def _match_by_stem(folder_a: Path, paths_a: list[Path], folder_b: Path, paths_b:
 
 @DATASETS.register("unaligned")
 class UnalignedDataset(ImageFolderDataset):
-    provides = frozenset({"unpaired"})
     """Two unrelated image sets ``root/<phase>A`` and ``root/<phase>B`` (CycleGAN).
 
     ``len`` is the larger set's size; item ``i`` takes A[i mod len(A)] and a random B (B[i mod len(B)] with
     ``serial_batches`` or when evaluating). With ``BtoA`` the ``<phase>B`` images are the A side.
     """
+
+    provides = frozenset({"unpaired"})
 
     def __init__(self, cfg: DataConfig, *, train: bool = True) -> None:
         super().__init__(cfg, train=train)
@@ -250,8 +253,9 @@ class UnalignedDataset(ImageFolderDataset):
 
 @DATASETS.register("single")
 class SingleDataset(ImageFolderDataset):
-    provides = frozenset({"single"})
     """One set of images (``root/<phase>`` when it exists, else ``root``), e.g. for inference; A side only."""
+
+    provides = frozenset({"single"})
 
     def __init__(self, cfg: DataConfig, *, train: bool = True) -> None:
         super().__init__(cfg, train=train)
